@@ -1,0 +1,30 @@
+# Two commands set up a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out/tour
+# Tests run in parallel over the machine's cores; CI machines have 2.
+PYTEST_WORKERS ?= auto
+
+.PHONY: demo test bench env clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1 || $(BIN)/pip install "torch>=2.1" "torchvision>=0.16"
+	$(BIN)/pip install -e ".[dev]"
+
+env: $(BIN)/activate
+
+demo: env
+	$(BIN)/inverse3d tour -o $(OUT)
+	@echo "Open $(OUT)/index.html in a browser."
+
+test: env
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+bench: env
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,13 @@
+"""Losses for fitting and training: chamfer, voxel BCE, mesh regularisers."""
+
+from inverse3d._lazy import attach
+
+_EXPORTS = {
+    "chamfer_distance": ".chamfer",
+    "voxel_bce_loss": ".voxel",
+    "mesh_laplacian_smoothing": ".mesh_laplacian_smoothing",
+    "mesh_edge_loss": ".mesh_edge_loss",
+    "mesh_normal_consistency": ".mesh_normal_consistency",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

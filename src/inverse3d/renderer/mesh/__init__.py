@@ -1,0 +1,1 @@
+"""Mesh rasterisation, shading and texturing."""

@@ -1,0 +1,1 @@
+"""Point rasterisation and compositing."""
