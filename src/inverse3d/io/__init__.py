@@ -14,6 +14,7 @@ _EXPORTS = {
     "load_mesh": ".mesh_io",
     "describe_file": ".mesh_io",
     "load_rgbd": ".rgbd_io",
+    "RGBDImage": ".rgbd_io",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -13,6 +13,10 @@ _EXPORTS = {
     "parametric_sphere": ".surfaces",
     "parametric_torus": ".surfaces",
     "implicit_to_mesh": ".surfaces",
+    "sphere_sdf": ".surfaces",
+    "torus_sdf": ".surfaces",
+    "implicit_sphere": ".surfaces",
+    "implicit_torus": ".surfaces",
     "cameras_from_opencv_projection": "inverse3d.renderer.camera_conversions",
     "opencv_from_cameras_projection": "inverse3d.renderer.camera_conversions",
 }

@@ -1,0 +1,253 @@
+"""Lights for Phong shading: point, directional and ambient (PyTorch3D semantics).
+
+A light batch holds N lights (one per image), each property a tensor of shape (N, ...). ``diffuse`` and
+``specular`` take points and normals of shape (N, ..., 3) (e.g. (N, H, W, K, 3) per fragment) or packed
+(P, 3), and return light colours of the same shape: (N, ..., C).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .utils import TensorProperties
+
+
+def _expand_like(prop: torch.Tensor, points: torch.Tensor, trailing: int) -> torch.Tensor:
+    """Reshapes a batched property (B, *tail) to (B, 1, ..., 1, *tail) so it broadcasts against ``points``.
+
+    Args:
+        prop: (B, *tail) with ``trailing = len(tail)``; B is 1 or the batch size of ``points``.
+        points: (B, ..., 3) or (P, 3).
+        trailing: how many trailing dims of ``prop`` are channels (1 for colours / vectors, 0 for scalars).
+    """
+    if prop.dim() >= points.dim() - 1 + trailing:
+        return prop
+    middle = points.dim() - 1 - (prop.dim() - trailing)  # dims to insert after the batch dim
+    return prop.reshape(prop.shape[0], *([1] * middle), *prop.shape[1:])
+
+
+def _to(t: Any, like: torch.Tensor) -> torch.Tensor:
+    """Returns ``t`` as a tensor on ``like``'s device, in a dtype that mixes with it (float64 stays float64)."""
+    t = torch.as_tensor(t, device=like.device)
+    if t.dim() == 0:
+        t = t.reshape(1)
+    return t.to(torch.promote_types(t.dtype, like.dtype) if t.is_floating_point() else like.dtype)
+
+
+def diffuse(normals: torch.Tensor, color: Any, direction: Any) -> torch.Tensor:
+    """Lambertian reflection: ``color * max(0, <n, l>)`` with n and l normalised.
+
+    Args:
+        normals: (N, ..., 3) or (P, 3) surface normals (renormalised here, so interpolated normals are fine).
+        color: (N, C) or (1, C) diffuse colour of the light (or (P, C) for packed input).
+        direction: direction towards the light, (N, 3) / (1, 3) for one direction per batch element, or the
+            same shape as ``normals`` for one direction per point.
+    Returns:
+        (N, ..., C) or (P, C): the diffuse light colour reaching each point.
+    """
+    color = _expand_like(_to(color, normals), normals, 1)
+    direction = _expand_like(_to(direction, normals), normals, 1)
+    normals = F.normalize(normals, p=2, dim=-1, eps=1e-6)
+    direction = F.normalize(direction, p=2, dim=-1, eps=1e-6)
+    cos = F.relu((normals * direction).sum(dim=-1, keepdim=True))  # (..., 1)
+    return color * cos
+
+
+def specular(
+    points: torch.Tensor,
+    normals: torch.Tensor,
+    direction: Any,
+    color: Any,
+    camera_position: Any,
+    shininess: Any,
+) -> torch.Tensor:
+    """Phong specular reflection: ``color * max(0, <v, r>) ** shininess`` where the surface faces the light.
+
+    r = 2 <n, l> n - l is the light direction l mirrored about the normal n, v the direction to the camera.
+
+    Args:
+        points: (N, ..., 3) or (P, 3) positions of the shaded points.
+        normals: same shape as ``points``.
+        direction: direction towards the light, (N, 3) / (1, 3) or the same shape as ``points``.
+        color: (N, C) or (1, C) specular colour of the light.
+        camera_position: (N, 3) or (1, 3) camera centre, same frame as ``points``.
+        shininess: (N,) or (1,) Phong exponent.
+    Returns:
+        (N, ..., C) or (P, C) specular light colour at each point.
+    """
+    if points.shape != normals.shape:
+        raise ValueError(
+            f"points and normals must have the same shape; got {tuple(points.shape)} and {tuple(normals.shape)}"
+        )
+    color = _expand_like(_to(color, points), points, 1)
+    direction = _expand_like(_to(direction, points), points, 1)
+    camera_position = _expand_like(_to(camera_position, points), points, 1)
+    shininess = _expand_like(_to(shininess, points), points, 0)[..., None]  # (N, 1, ..., 1)
+
+    normals = F.normalize(normals, p=2, dim=-1, eps=1e-6)
+    direction = F.normalize(direction, p=2, dim=-1, eps=1e-6)
+    cos = (normals * direction).sum(dim=-1, keepdim=True)  # (..., 1)
+    view = F.normalize(camera_position - points, p=2, dim=-1, eps=1e-6)
+    reflect = -direction + 2 * cos * normals
+    alpha = F.relu((view * reflect).sum(dim=-1, keepdim=True)) * (cos > 0)  # (..., 1)
+    # alpha ** shininess, with a zero (and a zero gradient, also for the exponent) where alpha == 0.
+    lit = alpha > 0
+    power = torch.where(lit, alpha.clamp(min=torch.finfo(alpha.dtype).tiny) ** shininess, alpha.new_zeros(()))
+    return color * power
+
+
+def _check_colors(obj: TensorProperties, names: tuple[str, ...]) -> None:
+    channels = {getattr(obj, n).shape[-1] for n in names}
+    for n in names:
+        t = getattr(obj, n)
+        if t.dim() != 2:
+            raise ValueError(f"Expected {n} to have shape (N, C); got {tuple(t.shape)}")
+        if torch.isnan(t).any():
+            raise ValueError(f"{n} contains NaN")
+    if len(channels) != 1:
+        raise ValueError(f"{', '.join(names)} must have the same number of channels; got {sorted(channels)}")
+
+
+def _check_vector(obj: TensorProperties, name: str) -> None:
+    t = getattr(obj, name)
+    if t.dim() != 2 or t.shape[-1] != 3:
+        raise ValueError(f"Expected {name} to have shape (N, 3); got {tuple(t.shape)}")
+    if torch.isnan(t).any():
+        raise ValueError(f"{name} contains NaN")
+
+
+class DirectionalLights(TensorProperties):
+    """N directional lights (one per batch element), shining from ``direction`` (a vector towards the light).
+
+    Args:
+        ambient_color, diffuse_color, specular_color: (N, 3) or (1, 3) (or 3-sequences) RGB intensities.
+        direction: (N, 3) or (1, 3) direction from the surface towards the light, world coordinates.
+        device: where the tensors live.
+    """
+
+    def __init__(
+        self,
+        ambient_color: Any = ((0.5, 0.5, 0.5),),
+        diffuse_color: Any = ((0.3, 0.3, 0.3),),
+        specular_color: Any = ((0.2, 0.2, 0.2),),
+        direction: Any = ((0, 1, 0),),
+        device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__(
+            device=device,
+            ambient_color=ambient_color,
+            diffuse_color=diffuse_color,
+            specular_color=specular_color,
+            direction=direction,
+        )
+        _check_colors(self, ("ambient_color", "diffuse_color", "specular_color"))
+        _check_vector(self, "direction")
+
+    def clone(self) -> "DirectionalLights":  # type: ignore[override]
+        return super().clone(self.__class__(device=self.device))  # type: ignore[return-value]
+
+    def diffuse(self, normals: torch.Tensor, points: torch.Tensor | None = None) -> torch.Tensor:
+        """Returns (N, ..., 3) diffuse light at ``normals`` (N, ..., 3); ``points`` is unused."""
+        return diffuse(normals=normals, color=self.diffuse_color, direction=self.direction)
+
+    def specular(
+        self, normals: torch.Tensor, points: torch.Tensor, camera_position: Any, shininess: Any
+    ) -> torch.Tensor:
+        """Returns (N, ..., 3) specular light at ``points`` / ``normals`` (N, ..., 3)."""
+        return specular(
+            points=points,
+            normals=normals,
+            direction=self.direction,
+            color=self.specular_color,
+            camera_position=camera_position,
+            shininess=shininess,
+        )
+
+
+class PointLights(TensorProperties):
+    """N point lights (one per batch element) at ``location``, without attenuation (as PyTorch3D).
+
+    Args:
+        ambient_color, diffuse_color, specular_color: (N, 3) or (1, 3) (or 3-sequences) RGB intensities.
+        location: (N, 3) or (1, 3) position of the light, world coordinates.
+        device: where the tensors live.
+    """
+
+    def __init__(
+        self,
+        ambient_color: Any = ((0.5, 0.5, 0.5),),
+        diffuse_color: Any = ((0.3, 0.3, 0.3),),
+        specular_color: Any = ((0.2, 0.2, 0.2),),
+        location: Any = ((0, 1, 0),),
+        device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__(
+            device=device,
+            ambient_color=ambient_color,
+            diffuse_color=diffuse_color,
+            specular_color=specular_color,
+            location=location,
+        )
+        _check_colors(self, ("ambient_color", "diffuse_color", "specular_color"))
+        _check_vector(self, "location")
+
+    def clone(self) -> "PointLights":  # type: ignore[override]
+        return super().clone(self.__class__(device=self.device))  # type: ignore[return-value]
+
+    def reshape_location(self, points: torch.Tensor) -> torch.Tensor:
+        """Returns the location reshaped to (N, 1, ..., 1, 3) to broadcast against ``points`` (N, ..., 3)."""
+        return _expand_like(_to(self.location, points), points, 1)
+
+    def diffuse(self, normals: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Returns (N, ..., 3) diffuse light at ``points`` with ``normals``, both (N, ..., 3)."""
+        direction = self.reshape_location(points) - points
+        return diffuse(normals=normals, color=self.diffuse_color, direction=direction)
+
+    def specular(
+        self, normals: torch.Tensor, points: torch.Tensor, camera_position: Any, shininess: Any
+    ) -> torch.Tensor:
+        """Returns (N, ..., 3) specular light at ``points`` / ``normals`` (N, ..., 3)."""
+        direction = self.reshape_location(points) - points
+        return specular(
+            points=points,
+            normals=normals,
+            direction=direction,
+            color=self.specular_color,
+            camera_position=camera_position,
+            shininess=shininess,
+        )
+
+
+class AmbientLights(TensorProperties):
+    """Ambient light only: no diffuse or specular term, so shading returns ``ambient_color * texture``.
+
+    Args:
+        ambient_color: (N, C) or (1, C) intensity; default white (1, 1, 1).
+        device: where the tensors live.
+    """
+
+    def __init__(self, *, ambient_color: Any = None, device: str | torch.device = "cpu") -> None:
+        if ambient_color is None:
+            ambient_color = ((1.0, 1.0, 1.0),)
+        super().__init__(device=device, ambient_color=ambient_color)
+        _check_colors(self, ("ambient_color",))
+
+    def clone(self) -> "AmbientLights":  # type: ignore[override]
+        return super().clone(self.__class__(device=self.device))  # type: ignore[return-value]
+
+    def _zeros(self, points: torch.Tensor) -> torch.Tensor:
+        channels = self.ambient_color.shape[-1]
+        return points.new_zeros((*points.shape[:-1], channels))
+
+    def diffuse(self, normals: torch.Tensor, points: torch.Tensor | None = None) -> torch.Tensor:
+        """Returns zeros of shape (N, ..., C)."""
+        return self._zeros(normals if points is None else points)
+
+    def specular(
+        self, normals: torch.Tensor, points: torch.Tensor, camera_position: Any, shininess: Any
+    ) -> torch.Tensor:
+        """Returns zeros of shape (N, ..., C)."""
+        return self._zeros(points)

@@ -1,0 +1,617 @@
+"""Exact, differentiable mesh rasterisation in pure PyTorch (PyTorch3D's ``rasterize_meshes``).
+
+The work is split in two passes:
+
+1. A search without autograd finds, for every pixel, the K nearest faces that cover it. Each face becomes a convex
+   polygon in NDC (its triangle, or the part in front of the near plane ``z_clip_value``), the pixels inside the
+   polygon's bounding box are enumerated as (pixel, face) pairs in chunks of bounded size, and each pair is tested
+   with the polygon's edge functions; the depth comes from the face's depth plane. The nearest K per pixel are kept
+   with a scatter-min (K = 1) or a sort (K > 1).
+2. A vectorised pass over the selected (pixel, face) pairs recomputes barycentric coordinates, depths and signed
+   distances from the differentiable vertex tensor, so gradients reach vertex positions through all three.
+
+Conventions (CONVENTIONS.md, PyTorch3D): NDC +X points left and +Y up, the shorter image side spans [-1, 1], the
+centre of pixel column ``i`` of a width-``W`` image sits at ``x = h * (1 - (2 i + 1) / W)`` with
+``h = max(W / H, 1)`` (rows likewise, with ``h = max(H / W, 1)``). A pixel is covered by a face when its centre is in
+the closed face (so no cracks open along shared edges), or when its squared NDC distance to the face is below
+``blur_radius`` (PyTorch3D compares the *squared* distance with ``blur_radius`` and grows bounding boxes by
+``sqrt(blur_radius)``; SoftRas's ``blur_radius = log(1 / 1e-4 - 1) * sigma`` relies on that).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+
+# Faces whose doubled signed area in NDC is at most this (in magnitude) are skipped, as in PyTorch3D.
+kEpsilon = 1e-8
+# Edges of squared length at most this are treated as points.
+_EDGE_EPS = 1e-20
+# (pixel, face) candidate pairs evaluated at once; bounds the search's working memory (~200 bytes a pair).
+_PAIR_BUDGET = 1 << 20
+
+
+def _parse_image_size(image_size: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    if isinstance(image_size, (list, tuple)):
+        if len(image_size) != 2:
+            raise ValueError(f"image_size must be an int or (H, W), got {image_size!r}")
+        H, W = int(image_size[0]), int(image_size[1])
+    else:
+        H = W = int(image_size)
+    if H <= 0 or W <= 0:
+        raise ValueError(f"image_size must be positive, got {image_size!r}")
+    return H, W
+
+
+def pixel_centres_ndc(S1: int, S2: int, device: torch.device = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """NDC coordinates of the pixel centres along one image axis, in image order (left to right or top to bottom).
+
+    Args:
+        S1: number of pixels along this axis; S2: number along the other axis.
+
+    Returns:
+        (S1,) tensor; entry i is ``h * (1 - (2 i + 1) / S1)`` with ``h = max(S1 / S2, 1)``, so index 0 is the
+        largest NDC value (+X is left, +Y is up) and the shorter image side spans [-1, 1].
+    """
+    half = max(S1 / S2, 1.0)
+    i = torch.arange(S1, dtype=torch.float64, device=device)
+    return (half - half * (2 * i + 1) / S1).to(dtype)
+
+
+def rasterize_meshes(
+    meshes,
+    image_size: Union[int, Tuple[int, int]] = 256,
+    blur_radius: float = 0.0,
+    faces_per_pixel: int = 8,
+    bin_size: Optional[int] = None,
+    max_faces_per_bin: Optional[int] = None,
+    perspective_correct: bool = False,
+    clip_barycentric_coords: bool = False,
+    cull_backfaces: bool = False,
+    z_clip_value: Optional[float] = None,
+    cull_to_frustum: bool = False,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rasterises a batch of meshes whose vertices are already in NDC (x, y) with view-space depth (z).
+
+    Args:
+        meshes: Meshes with N meshes; vertex x, y in NDC, z the view-space depth (what ``MeshRasterizer.transform``
+            returns).
+        image_size: int for square images or (H, W).
+        blur_radius: pixels whose squared NDC distance to a face is below this also count the face (0: hard edges).
+        faces_per_pixel: K, the number of nearest faces kept per pixel.
+        bin_size, max_faces_per_bin: accepted for PyTorch3D compatibility and ignored (no face is ever dropped;
+            memory is bounded by chunking instead).
+        perspective_correct: barycentrics interpolate linearly in view space rather than in screen space (the
+            vertices' z must then be view-space depths of a perspective camera).
+        clip_barycentric_coords: negative barycentrics (pixels outside a face, within the blur radius) are clamped
+            to 0 and renormalised; the depth is computed from the clamped coordinates.
+        cull_backfaces: skip faces whose NDC signed area is negative (clockwise in NDC), as PyTorch3D.
+        z_clip_value: faces are clipped against the plane z = z_clip_value: the part behind it is removed, so a face
+            crossing it rasterises as the visible triangle or quadrilateral; barycentrics stay relative to the
+            original face and distances are measured to the visible polygon. Without it, and with
+            ``perspective_correct``, faces with a vertex at z < 1e-8 are skipped (they cannot be projected);
+            without perspective correction pixels whose depth is negative are skipped.
+        cull_to_frustum: accepted for compatibility; faces outside the image never reach a pixel anyway.
+
+    Returns:
+        pix_to_face: (N, H, W, K) long, packed face index of the k-th nearest face at each pixel, -1 where none.
+        zbuf: (N, H, W, K) view-space depth of that face at the pixel centre, -1 where none.
+        bary_coords: (N, H, W, K, 3) barycentric coordinates of the pixel centre in that face, -1 where none.
+        dists: (N, H, W, K) signed squared NDC distance from the pixel centre to the face's boundary (negative
+            inside), -1 where none.
+        Faces are sorted by increasing depth (ties by face index). zbuf, bary_coords and dists are differentiable
+        with respect to the vertex positions.
+    """
+    del bin_size, max_faces_per_bin, cull_to_frustum
+    verts = meshes.verts_packed()  # (V, 3)
+    faces = meshes.faces_packed()  # (F, 3)
+    face_verts = verts[faces]  # (F, 3, 3)
+    face_to_mesh = meshes.faces_packed_to_mesh_idx()  # (F,)
+    return rasterize_face_verts(
+        face_verts,
+        face_to_mesh,
+        len(meshes),
+        image_size=image_size,
+        blur_radius=blur_radius,
+        faces_per_pixel=faces_per_pixel,
+        perspective_correct=perspective_correct,
+        clip_barycentric_coords=clip_barycentric_coords,
+        cull_backfaces=cull_backfaces,
+        z_clip_value=z_clip_value,
+    )
+
+
+def rasterize_face_verts(
+    face_verts: torch.Tensor,
+    face_to_mesh: torch.Tensor,
+    num_meshes: int,
+    image_size: Union[int, Tuple[int, int]] = 256,
+    blur_radius: float = 0.0,
+    faces_per_pixel: int = 8,
+    perspective_correct: bool = False,
+    clip_barycentric_coords: bool = False,
+    cull_backfaces: bool = False,
+    z_clip_value: Optional[float] = None,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`rasterize_meshes` on packed faces.
+
+    Args:
+        face_verts: (F, 3, 3) float, the three vertices (NDC x, NDC y, view z) of every packed face.
+        face_to_mesh: (F,) long, the mesh (image) each face belongs to, in [0, num_meshes).
+        num_meshes: N, the number of images.
+        Other arguments as in :func:`rasterize_meshes`.
+
+    Returns:
+        (pix_to_face, zbuf, bary_coords, dists) as in :func:`rasterize_meshes`.
+    """
+    H, W = _parse_image_size(image_size)
+    K = int(faces_per_pixel)
+    if K < 1:
+        raise ValueError(f"faces_per_pixel must be at least 1, got {faces_per_pixel}")
+    blur_radius = float(blur_radius)
+    if not blur_radius >= 0.0:
+        raise ValueError(f"blur_radius must be >= 0, got {blur_radius}")
+    if face_verts.dim() != 3 or face_verts.shape[1:] != (3, 3):
+        raise ValueError(f"face_verts must have shape (F, 3, 3), got {tuple(face_verts.shape)}")
+    if not face_verts.is_floating_point():
+        raise ValueError(f"vertex positions must be floating point, got {face_verts.dtype}")
+    if torch.isnan(face_verts).any():
+        raise ValueError("vertex positions contain NaN")
+    device, dtype = face_verts.device, face_verts.dtype
+    N = int(num_meshes)
+    P = N * H * W
+    clip = None if z_clip_value is None else float(z_clip_value)
+
+    xs = pixel_centres_ndc(W, H, device, dtype)  # (W,) NDC x of each column
+    ys = pixel_centres_ndc(H, W, device, dtype)  # (H,) NDC y of each row
+
+    with torch.no_grad():
+        geom = _FaceGeometry(face_verts.detach(), perspective_correct, clip, cull_backfaces)
+        sel_pix, sel_k, sel_face = _search(
+            geom, face_to_mesh, N, H, W, xs, ys, K, blur_radius, clip_barycentric_coords
+        )
+
+    pix_to_face = torch.full((P * K,), -1, dtype=torch.int64, device=device)
+    flat = sel_pix * K + sel_k
+    pix_to_face[flat] = sel_face
+
+    # Differentiable pass over the selected (pixel, face) pairs.
+    row = (sel_pix // W) % H
+    col = sel_pix % W
+    px, py = xs[col], ys[row]
+    bary, z, dist = _pair_values(face_verts, geom, sel_face, px, py, perspective_correct, clip_barycentric_coords)
+
+    fill = torch.full((P * K,), -1.0, dtype=dtype, device=device)
+    zbuf = fill.index_put((flat,), z)
+    dists = fill.index_put((flat,), dist)
+    bary_coords = torch.full((P * K, 3), -1.0, dtype=dtype, device=device).index_put((flat,), bary)
+    return (
+        pix_to_face.view(N, H, W, K),
+        zbuf.view(N, H, W, K),
+        bary_coords.view(N, H, W, K, 3),
+        dists.view(N, H, W, K),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Face geometry: which faces are drawn, their visible polygon, depth plane.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _clip_polygons(fv: torch.Tensor, clip: float, perspective: bool) -> torch.Tensor:
+    """The part of each face in front of the plane z = clip, as a polygon in NDC.
+
+    Args:
+        fv: (Fc, 3, 3) faces (NDC x, NDC y, view z) with one or two vertices at z < clip.
+        clip: the clipping plane's depth.
+        perspective: vertices were projected by a perspective camera, so (x z, y z, z) is linear in view space;
+            otherwise (x, y, z) is.
+
+    Returns:
+        (Fc, 4, 2) NDC vertices in the face's winding order; a triangle repeats its last vertex.
+    """
+    z = fv[..., 2]
+    behind = z < clip  # (Fc, 3)
+    nb = behind.sum(1)
+    one_behind = nb == 1
+    odd = torch.where(one_behind, behind.long().argmax(1), (~behind).long().argmax(1))  # the lone vertex
+    shift = torch.where(one_behind, odd - 2, odd)  # moves it to slot 2 (one behind) or slot 0 (two behind)
+    order = (torch.arange(3, device=fv.device)[None] + shift[:, None]) % 3  # (Fc, 3)
+    v = torch.gather(fv, 1, order[..., None].expand(-1, -1, 3))  # (Fc, 3, 3) rolled: a, b, c
+    xy, vz = v[..., :2], v[..., 2:]
+    lifted = xy * vz if perspective else xy  # (Fc, 3, 2) linear in view space, with vz
+
+    def cut(i: int, j: int) -> torch.Tensor:  # where edge i -> j meets z = clip, in NDC
+        den = vz[:, j] - vz[:, i]
+        den = torch.where(den == 0, torch.ones_like(den), den)
+        t = (clip - vz[:, i]) / den
+        p = lifted[:, i] + t * (lifted[:, j] - lifted[:, i])
+        return p / clip if perspective else p
+
+    i_ab, i_bc, i_ca = cut(0, 1), cut(1, 2), cut(2, 0)
+    sel = one_behind[:, None]
+    p1 = torch.where(sel, xy[:, 1], i_ab)
+    p2 = torch.where(sel, i_bc, i_ca)
+    return torch.stack([xy[:, 0], p1, p2, i_ca], dim=1)
+
+
+def _double_area(poly: torch.Tensor) -> torch.Tensor:
+    """Signed doubled area of polygons (..., P, 2) by the shoelace formula (counter-clockwise in x-y positive)."""
+    x, y = poly[..., 0], poly[..., 1]
+    xn, yn = x.roll(-1, dims=-1), y.roll(-1, dims=-1)
+    return (x * yn - xn * y).sum(-1)
+
+
+def _edge_function(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """PyTorch3D's edge function (p - a) x (b - a) on (..., 2) tensors."""
+    return (p[..., 0] - a[..., 0]) * (b[..., 1] - a[..., 1]) - (p[..., 1] - a[..., 1]) * (b[..., 0] - a[..., 0])
+
+
+class _FaceGeometry:
+    """Per-face data of the search, computed without autograd from the detached (F, 3, 3) face vertices.
+
+    Attributes:
+        active: (F,) bool, faces that may cover pixels.
+        clipped_idx: (Fc,) long, faces crossing the near plane (drawn as their visible polygon).
+        poly: (F, Pv, 2) NDC polygon of each face (Pv = 3, or 4 when some face is clipped; triangles repeat a vertex).
+        edge_forms: (F, Pv, 3) coefficients (a, b, c) of a*x + b*y + c, >= 0 inside each polygon edge.
+        depth_form: (F, 3) coefficients of the depth plane: 1 / z for perspective, z otherwise.
+    """
+
+    def __init__(self, fv: torch.Tensor, perspective: bool, clip: Optional[float], cull_backfaces: bool) -> None:
+        F = fv.shape[0]
+        self.perspective = perspective
+        self.clip = clip
+        finite = torch.isfinite(fv).flatten(1).all(1)
+        fv = torch.where(finite[:, None, None], fv, torch.ones_like(fv))  # keep the arithmetic below finite
+        self.fv = fv
+        xy, z = fv[..., :2], fv[..., 2]
+        area = _edge_function(xy[:, 2], xy[:, 0], xy[:, 1])  # (F,) PyTorch3D's doubled signed area
+
+        if clip is not None:
+            behind = z < clip
+            nb = behind.sum(1)
+            culled = nb == 3
+            is_clipped = (nb > 0) & (nb < 3) & finite
+        else:
+            culled = (z < 1e-8).any(1) if perspective else (z < 0).all(1)
+            is_clipped = torch.zeros(F, dtype=torch.bool, device=fv.device)
+        self.clipped_idx = is_clipped.nonzero().squeeze(1)
+        self.is_clipped = is_clipped
+        Pv = 4 if self.clipped_idx.numel() > 0 else 3
+
+        poly = xy if Pv == 3 else torch.cat([xy, xy[:, 2:3]], dim=1)  # (F, Pv, 2)
+        back = area < 0
+        poly_area = -area  # shoelace sign convention: -(PyTorch3D's area)
+        if self.clipped_idx.numel() > 0:
+            fc = fv[self.clipped_idx]
+            cpoly = _clip_polygons(fc, clip, perspective)
+            poly = poly.index_put((self.clipped_idx,), cpoly)
+            poly_area = poly_area.index_put((self.clipped_idx,), _double_area(cpoly))
+            if perspective:  # the face's orientation towards the camera, from its view-space vertices
+                V = torch.cat([fc[..., :2] * fc[..., 2:], fc[..., 2:]], dim=-1)
+                det = torch.linalg.det(V)
+                back = back.index_put((self.clipped_idx,), det > 0)
+        degenerate = poly_area.abs() <= kEpsilon
+        active = finite & ~culled & ~degenerate
+        if cull_backfaces:
+            active &= ~back
+        self.active = active
+        self.poly = poly
+
+        # Edge functions of the polygon: e(p) = (p, 1) . ((P_i, 1) x (P_i+1, 1)), sign-normalised to be >= 0 inside.
+        a, b = poly, poly.roll(-1, dims=1)
+        ex = a[..., 1] - b[..., 1]
+        ey = b[..., 0] - a[..., 0]
+        ec = a[..., 0] * b[..., 1] - b[..., 0] * a[..., 1]
+        sign = torch.where(poly_area < 0, -1.0, 1.0).to(fv.dtype)[:, None]
+        self.edge_forms = torch.stack([ex, ey, ec], dim=-1) * sign[..., None]  # (F, Pv, 3)
+
+        # Depth plane through the polygon's first three vertices: u = 1 / z (perspective) or z.
+        zpoly = z
+        if self.clipped_idx.numel() > 0:
+            zc = _clip_depths(fv[self.clipped_idx], clip)
+            zpoly = z.index_put((self.clipped_idx,), zc)
+        u = 1.0 / zpoly if perspective else zpoly
+        u = torch.where(torch.isfinite(u), u, torch.zeros_like(u))
+        p0, p1, p2 = poly[:, 0], poly[:, 1], poly[:, 2]
+        d1, d2 = p1 - p0, p2 - p0
+        det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
+        det = torch.where(det == 0, torch.ones_like(det), det)
+        du1, du2 = u[:, 1] - u[:, 0], u[:, 2] - u[:, 0]
+        gx = (du1 * d2[:, 1] - du2 * d1[:, 1]) / det
+        gy = (du2 * d1[:, 0] - du1 * d2[:, 0]) / det
+        gc = u[:, 0] - gx * p0[:, 0] - gy * p0[:, 1]
+        self.depth_form = torch.stack([gx, gy, gc], dim=-1)  # (F, 3)
+
+
+def _clip_depths(fv: torch.Tensor, clip: float) -> torch.Tensor:
+    """View depths (Fc, 3) of the first three vertices of :func:`_clip_polygons`' polygons."""
+    z = fv[..., 2]
+    behind = z < clip
+    one_behind = behind.sum(1) == 1
+    odd = torch.where(one_behind, behind.long().argmax(1), (~behind).long().argmax(1))
+    shift = torch.where(one_behind, odd - 2, odd)
+    order = (torch.arange(3, device=fv.device)[None] + shift[:, None]) % 3
+    zr = torch.gather(z, 1, order)  # rolled: a, b, c
+    c = torch.full_like(zr[:, 0], clip)
+    return torch.stack([zr[:, 0], torch.where(one_behind, zr[:, 1], c), c], dim=1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Search: which faces cover which pixels (no autograd).
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _pixel_ranges(lo: torch.Tensor, hi: torch.Tensor, half: float, S: int, margin: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Index range [first, last] of the pixels (along an axis of S pixels) whose centres may lie in [lo, hi] NDC."""
+    step = 2.0 * half / S
+    first = torch.ceil((half - hi.double() - margin) / step - 0.5) - 1
+    last = torch.floor((half - lo.double() + margin) / step - 0.5) + 1
+    first = first.clamp(0, S).long()
+    last = last.clamp(-1, S - 1).long()
+    return first, last
+
+
+def _dist2_to_polygon(px: torch.Tensor, py: torch.Tensor, poly: torch.Tensor) -> torch.Tensor:
+    """Squared distance (M,) from points (px, py) to the boundary of polygons poly (M, P, 2)."""
+    a = poly
+    b = poly.roll(-1, dims=1)
+    p = torch.stack([px, py], dim=-1)[:, None, :]  # (M, 1, 2)
+    return _point_segment_dist2(p, a, b).min(dim=1).values
+
+
+def _point_segment_dist2(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared distance from points p to segments a-b (all (..., 2)); a zero-length segment is its end point b."""
+    d = b - a
+    l2 = (d * d).sum(-1)
+    ok = l2 > _EDGE_EPS
+    t = ((p - a) * d).sum(-1) / torch.where(ok, l2, torch.ones_like(l2))
+    t = torch.where(ok, t.clamp(0.0, 1.0), torch.ones_like(t))
+    diff = p - (a + t[..., None] * d)
+    return (diff * diff).sum(-1)
+
+
+def _search(
+    geom: _FaceGeometry,
+    face_to_mesh: torch.Tensor,
+    N: int,
+    H: int,
+    W: int,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    K: int,
+    blur_radius: float,
+    clip_barycentric_coords: bool,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The K nearest covering faces of every pixel.
+
+    Returns:
+        (pix, k, face): (M,) long each; flat pixel index n*H*W + row*W + col, slot k < K, packed face index.
+    """
+    device = xs.device
+    dtype = xs.dtype
+    P = N * H * W
+    margin = math.sqrt(blur_radius)
+    hx, hy = max(W / H, 1.0), max(H / W, 1.0)
+
+    fidx = geom.active.nonzero().squeeze(1)  # (Fa,) faces that may draw
+    poly = geom.poly[fidx]  # (Fa, Pv, 2)
+    c0, c1 = _pixel_ranges(poly[..., 0].min(1).values, poly[..., 0].max(1).values, hx, W, margin)
+    r0, r1 = _pixel_ranges(poly[..., 1].min(1).values, poly[..., 1].max(1).values, hy, H, margin)
+    width = (c1 - c0 + 1).clamp(min=0)
+    height = (r1 - r0 + 1).clamp(min=0)
+    count = width * height
+    keep = count > 0
+    fidx, poly, c0, r0, width, count = fidx[keep], poly[keep], c0[keep], r0[keep], width[keep], count[keep]
+    empty = torch.zeros(0, dtype=torch.int64, device=device)
+    if fidx.numel() == 0:
+        return empty, empty, empty
+
+    # Per-face table gathered once per pair: edge forms, depth form.
+    Pv = poly.shape[1]
+    table = torch.cat([geom.edge_forms[fidx].flatten(1), geom.depth_form[fidx]], dim=1)  # (Fa, 3 Pv + 3)
+    base = face_to_mesh[fidx].long() * (H * W)
+    offsets = torch.cumsum(count, 0) - count
+    total = int(count.sum())
+
+    need_dist = blur_radius > 0
+    zbest = fbest = None
+    acc_pix, acc_z, acc_face = [], [], []
+    acc_len = 0
+    for s in range(0, total, _PAIR_BUDGET):
+        e = min(s + _PAIR_BUDGET, total)
+        lo = int(torch.searchsorted(offsets, torch.tensor([s], device=device), right=True)) - 1
+        hi = int(torch.searchsorted(offsets, torch.tensor([e], device=device), right=False))
+        seg_start = offsets[lo:hi].clamp(min=s)
+        seg_end = (offsets[lo:hi] + count[lo:hi]).clamp(max=e)
+        lf = torch.repeat_interleave(torch.arange(lo, hi, device=device), seg_end - seg_start)  # (M,) local face
+        local = torch.arange(s, e, device=device) - offsets[lf]
+        w = width[lf]
+        row = r0[lf] + torch.div(local, w, rounding_mode="floor")
+        col = c0[lf] + local % w
+        px, py = xs[col], ys[row]
+
+        tab = table[lf]  # (M, 3 Pv + 3)
+        vals = tab[:, 0::3] * px[:, None] + tab[:, 1::3] * py[:, None] + tab[:, 2::3]  # (M, Pv + 1)
+        inside = (vals[:, :Pv] >= 0).all(1)
+        depth = vals[:, Pv]
+        if need_dist:
+            out = (~inside).nonzero().squeeze(1)
+            d2 = _dist2_to_polygon(px[out], py[out], poly[lf[out]])
+            near = d2 < blur_radius
+            cand = inside.clone()
+            cand[out] = near
+        else:
+            cand = inside
+        ci = cand.nonzero().squeeze(1)
+        lf, px, py, depth, inside = lf[ci], px[ci], py[ci], depth[ci], inside[ci]
+        pix = base[lf] + row[ci] * W + col[ci]
+        if geom.perspective:
+            ok = depth > 0
+            z = 1.0 / torch.where(ok, depth, torch.ones_like(depth))
+        else:
+            ok = depth >= 0
+            z = depth
+        if need_dist and clip_barycentric_coords:
+            # Outside the face, the depth comes from the clamped barycentrics (as PyTorch3D).
+            # Perspective: the ray must still meet the face's plane in front of the camera.
+            out = ((~inside & ok) if geom.perspective else ~inside).nonzero().squeeze(1)
+            if out.numel() > 0:
+                fo = fidx[lf[out]]
+                _, zo, _ = _bary_depth(geom.fv[fo], geom, fo, px[out], py[out], clip_bary=True)
+                z = z.index_put((out,), zo)
+                ok = ok.index_put((out,), zo >= 0)
+        ok = ok & torch.isfinite(z)
+        ki = ok.nonzero().squeeze(1)
+        pix, z, face = pix[ki], z[ki], fidx[lf[ki]]
+
+        if K == 1:
+            if zbest is None:
+                zbest = torch.full((P,), math.inf, dtype=dtype, device=device)
+                fbest = torch.full((P,), -1, dtype=torch.int64, device=device)
+            zold = zbest[pix]
+            zbest.scatter_reduce_(0, pix, z, reduce="amin")
+            won = (z < zold) & (z == zbest[pix])  # strictly better than earlier chunks (which hold smaller faces)
+            fbest.scatter_reduce_(0, pix[won], face[won], reduce="amin", include_self=False)
+        else:
+            acc_pix.append(pix)
+            acc_z.append(z)
+            acc_face.append(face)
+            acc_len += pix.numel()
+            if acc_len > 2 * _PAIR_BUDGET:
+                p_, z_, f_, _ = _select_k(torch.cat(acc_pix), torch.cat(acc_z), torch.cat(acc_face), K)
+                acc_pix, acc_z, acc_face, acc_len = [p_], [z_], [f_], p_.numel()
+
+    if K == 1:
+        if fbest is None:
+            return empty, empty, empty
+        sel = (fbest >= 0).nonzero().squeeze(1)
+        return sel, torch.zeros_like(sel), fbest[sel]
+    if not acc_pix:
+        return empty, empty, empty
+    pix, _, face, rank = _select_k(torch.cat(acc_pix), torch.cat(acc_z), torch.cat(acc_face), K)
+    return pix, rank, face
+
+
+def _select_k(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, K: int):
+    """Keeps the K nearest entries per pixel; ties in depth keep the earlier entry (entries come in face order).
+
+    Returns:
+        (pix, z, face, rank) of the kept entries, sorted by (pix, z); rank is the slot in [0, K).
+    """
+    order = torch.sort(z, stable=True).indices
+    order = order[torch.sort(pix[order], stable=True).indices]
+    pix, z, face = pix[order], z[order], face[order]
+    _, counts = torch.unique_consecutive(pix, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(pix.numel(), device=pix.device) - torch.repeat_interleave(starts, counts)
+    keep = rank < K
+    return pix[keep], z[keep], face[keep], rank[keep]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Values at (pixel, face) pairs (differentiable).
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _bary_depth(
+    fv: torch.Tensor, geom: _FaceGeometry, face: torch.Tensor, px: torch.Tensor, py: torch.Tensor, clip_bary: bool
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Barycentrics and depth of pixel centres in faces.
+
+    Args:
+        fv: (M, 3, 3) vertices of the face of each pair (NDC x, NDC y, view z); may require grad.
+        face: (M,) packed face indices (to look up whether a face is clipped).
+        px, py: (M,) pixel centres in NDC.
+
+    Returns:
+        bary (M, 3) (clamped and renormalised if clip_bary), depth (M,), and the unclamped bary (M, 3).
+    """
+    p = torch.stack([px, py], dim=-1)
+    homog = geom.is_clipped[face] if (geom.perspective and geom.clipped_idx.numel() > 0) else None
+    if homog is not None and bool(homog.any()):
+        hi = homog.nonzero().squeeze(1)
+        ri = (~homog).nonzero().squeeze(1)
+        b_r = _bary_regular(fv[ri], p[ri], geom.perspective)
+        b_h = _bary_homogeneous(fv[hi], p[hi])
+        order = torch.cat([ri, hi])
+        inv = torch.empty_like(order)
+        inv[order] = torch.arange(order.numel(), device=order.device)
+        bary = torch.cat([b_r, b_h])[inv]
+    else:
+        bary = _bary_regular(fv, p, geom.perspective)
+    raw = bary
+    if clip_bary:
+        bary = bary.clamp(min=0.0)
+        bary = bary / bary.sum(-1, keepdim=True).clamp(min=1e-5)
+    z = (bary * fv[..., 2]).sum(-1)
+    return bary, z, raw
+
+
+def _bary_regular(fv: torch.Tensor, p: torch.Tensor, perspective: bool) -> torch.Tensor:
+    """Screen-space barycentrics by edge functions, perspective-corrected if asked (PyTorch3D's formulas)."""
+    v0, v1, v2 = fv[:, 0, :2], fv[:, 1, :2], fv[:, 2, :2]
+    area = _edge_function(v2, v0, v1)
+    area = torch.where(area == 0, torch.ones_like(area), area)
+    w = torch.stack([_edge_function(p, v1, v2), _edge_function(p, v2, v0), _edge_function(p, v0, v1)], dim=-1)
+    w = w / area[:, None]
+    if perspective:
+        z = fv[..., 2]
+        top = w * torch.stack([z[:, 1] * z[:, 2], z[:, 0] * z[:, 2], z[:, 0] * z[:, 1]], dim=-1)
+        den = top.sum(-1, keepdim=True)
+        den = torch.where(den == 0, torch.ones_like(den), den)
+        w = top / den
+    return w
+
+
+def _bary_homogeneous(fv: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Perspective-correct barycentrics of faces whose vertices may lie behind the camera (2D homogeneous form)."""
+    V = torch.cat([fv[..., :2] * fv[..., 2:], fv[..., 2:]], dim=-1)  # (M, 3, 3) linear in view space
+    q = torch.cat([p, torch.ones_like(p[:, :1])], dim=-1)  # (M, 3)
+    e = torch.stack(
+        [
+            (q * torch.linalg.cross(V[:, 1], V[:, 2])).sum(-1),
+            (q * torch.linalg.cross(V[:, 2], V[:, 0])).sum(-1),
+            (q * torch.linalg.cross(V[:, 0], V[:, 1])).sum(-1),
+        ],
+        dim=-1,
+    )
+    den = e.sum(-1, keepdim=True)
+    den = torch.where(den == 0, torch.ones_like(den), den)
+    return e / den
+
+
+def _pair_values(
+    face_verts: torch.Tensor,
+    geom: _FaceGeometry,
+    face: torch.Tensor,
+    px: torch.Tensor,
+    py: torch.Tensor,
+    perspective: bool,
+    clip_bary: bool,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """bary (M, 3), depth (M,), signed squared distance (M,) at the selected pairs, differentiable in face_verts."""
+    fv = face_verts[face]  # (M, 3, 3)
+    bary, z, raw = _bary_depth(fv, geom, face, px, py, clip_bary)
+    inside = (raw > 0).all(-1)
+
+    # Boundary polygon: the triangle, or the visible part of a clipped face.
+    poly = fv[..., :2]
+    if geom.clipped_idx.numel() > 0:
+        cpos = torch.full((face_verts.shape[0],), -1, dtype=torch.int64, device=face.device)
+        cpos[geom.clipped_idx] = torch.arange(geom.clipped_idx.numel(), device=face.device)
+        pc = cpos[face]
+        is_c = pc >= 0
+        poly = torch.cat([poly, poly[:, 2:3]], dim=1)  # (M, 4, 2)
+        if bool(is_c.any()):
+            ci = is_c.nonzero().squeeze(1)
+            cpoly = _clip_polygons(face_verts[geom.clipped_idx], geom.clip, perspective)  # (Fc, 4, 2)
+            poly = poly.index_put((ci,), cpoly[pc[ci]])
+            raw_z = (raw * fv[..., 2]).sum(-1)
+            inside = inside & (~is_c | (raw_z >= geom.clip))
+    dist = _dist2_to_polygon(px, py, poly)
+    dist = torch.where(inside, -dist, dist)
+    return bary, z, dist

@@ -1,0 +1,223 @@
+"""Shaders: Fragments + Meshes -> images (PyTorch3D's shader classes).
+
+A shader samples the meshes' textures at the fragments, lights them (Phong, Gouraud or flat) and blends the
+K fragments of each pixel (hard: nearest only; soft: SoftRas aggregation). Every ``forward`` accepts
+``cameras=``, ``lights=``, ``materials=`` and ``blend_params=`` keyword arguments that override the ones
+given to the constructor for that call. Colour shaders return RGBA images (N, H, W, 4) with alpha = coverage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..blending import BlendParams, hard_rgb_blend, sigmoid_alpha_blend, softmax_rgb_blend
+from ..lighting import PointLights
+from ..materials import Materials
+from .shading import flat_shading, gouraud_shading, phong_shading
+from .utils import interpolate_face_attributes
+
+
+def _sample_texels(meshes: Any, fragments: Any) -> torch.Tensor:
+    """(N, H, W, K, C) texture colour of each fragment (``Meshes.sample_textures``)."""
+    textures = getattr(meshes, "textures", None)
+    if textures is None:
+        raise ValueError(
+            "Meshes has no textures: pass textures=TexturesVertex(...) or TexturesUV(...) to Meshes to shade it"
+        )
+    return textures.sample_textures(fragments, faces_packed=meshes.faces_packed())
+
+
+def _nearest_only(fragments: Any) -> Any:
+    """The fragments cut to the nearest face per pixel (K = 1): all that hard blending reads."""
+    if fragments.pix_to_face.shape[-1] == 1:
+        return fragments
+    fields = dict(
+        pix_to_face=fragments.pix_to_face[..., :1],
+        zbuf=fragments.zbuf[..., :1],
+        bary_coords=fragments.bary_coords[..., :1, :],
+        dists=None if fragments.dists is None else fragments.dists[..., :1],
+    )
+    if dataclasses.is_dataclass(fragments):
+        return dataclasses.replace(fragments, **fields)
+    return fragments._replace(**fields)  # a NamedTuple
+
+
+def _depth_range(cameras: Any, kwargs: dict) -> tuple[Any, Any]:
+    """(znear, zfar) from kwargs, else the cameras' own, else PyTorch3D's defaults (1, 100)."""
+    znear = kwargs.get("znear", getattr(cameras, "znear", 1.0))
+    zfar = kwargs.get("zfar", getattr(cameras, "zfar", 100.0))
+    return znear, zfar
+
+
+class ShaderBase(nn.Module):
+    """Holds the scene parameters shared by the shaders.
+
+    Args:
+        device: where the default lights and materials are created.
+        cameras: cameras for the viewer position (may instead be given to ``forward``).
+        lights: default ``PointLights(device=device)`` (at (0, 1, 0), ambient 0.5, diffuse 0.3, specular 0.2).
+        materials: default ``Materials(device=device)`` (white, shininess 64).
+        blend_params: default ``BlendParams()``.
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device = "cpu",
+        cameras: Any = None,
+        lights: Any = None,
+        materials: Any = None,
+        blend_params: BlendParams | None = None,
+    ) -> None:
+        super().__init__()
+        self.lights = lights if lights is not None else PointLights(device=device)
+        self.materials = materials if materials is not None else Materials(device=device)
+        self.cameras = cameras
+        self.blend_params = blend_params if blend_params is not None else BlendParams()
+
+    def _get_cameras(self, **kwargs: Any) -> Any:
+        cameras = kwargs.get("cameras", self.cameras)
+        if cameras is None:
+            raise ValueError(
+                "Cameras must be specified either at initialization or in the forward pass of the shader."
+            )
+        return cameras
+
+    def _scene(self, **kwargs: Any) -> tuple[Any, Any, Any, BlendParams]:
+        """(cameras, lights, materials, blend_params) for this call."""
+        return (
+            self._get_cameras(**kwargs),
+            kwargs.get("lights", self.lights),
+            kwargs.get("materials", self.materials),
+            kwargs.get("blend_params", self.blend_params),
+        )
+
+    def to(self, device: Any, *args: Any, **kwargs: Any) -> "ShaderBase":  # type: ignore[override]
+        """Moves cameras, lights and materials to ``device``; returns self."""
+        if self.cameras is not None:
+            self.cameras = self.cameras.to(device)
+        self.lights = self.lights.to(device)
+        self.materials = self.materials.to(device)
+        return self
+
+
+class HardPhongShader(ShaderBase):
+    """Per-pixel Phong lighting of the textures, nearest face only. Returns RGBA (N, H, W, 4)."""
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        cameras, lights, materials, blend_params = self._scene(**kwargs)
+        fragments = _nearest_only(fragments)
+        texels = _sample_texels(meshes, fragments)
+        colors = phong_shading(meshes, fragments, lights, cameras, materials, texels)
+        return hard_rgb_blend(colors, fragments, blend_params)
+
+
+class SoftPhongShader(ShaderBase):
+    """Per-pixel Phong lighting of the textures, K faces blended with ``softmax_rgb_blend``. RGBA (N, H, W, 4).
+
+    ``znear`` / ``zfar`` for the depth softmax come from kwargs, else the cameras, else (1, 100).
+    """
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        cameras, lights, materials, blend_params = self._scene(**kwargs)
+        texels = _sample_texels(meshes, fragments)
+        colors = phong_shading(meshes, fragments, lights, cameras, materials, texels)
+        znear, zfar = _depth_range(cameras, kwargs)
+        return softmax_rgb_blend(colors, fragments, blend_params, znear=znear, zfar=zfar)
+
+
+class HardGouraudShader(ShaderBase):
+    """Per-vertex lighting of ``TexturesVertex`` colours, nearest face only. Returns RGBA (N, H, W, 4)."""
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        cameras, lights, materials, blend_params = self._scene(**kwargs)
+        fragments = _nearest_only(fragments)
+        colors = gouraud_shading(meshes, fragments, lights, cameras, materials)
+        return hard_rgb_blend(colors, fragments, blend_params)
+
+
+class SoftGouraudShader(ShaderBase):
+    """Per-vertex lighting of ``TexturesVertex`` colours, K faces blended with ``softmax_rgb_blend``."""
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        cameras, lights, materials, blend_params = self._scene(**kwargs)
+        colors = gouraud_shading(meshes, fragments, lights, cameras, materials)
+        znear, zfar = _depth_range(cameras, kwargs)
+        return softmax_rgb_blend(colors, fragments, blend_params, znear=znear, zfar=zfar)
+
+
+class HardFlatShader(ShaderBase):
+    """Per-face lighting (face normal at the centroid) of the textures, nearest face only. RGBA (N, H, W, 4)."""
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        cameras, lights, materials, blend_params = self._scene(**kwargs)
+        fragments = _nearest_only(fragments)
+        texels = _sample_texels(meshes, fragments)
+        colors = flat_shading(meshes, fragments, lights, cameras, materials, texels)
+        return hard_rgb_blend(colors, fragments, blend_params)
+
+
+class SoftSilhouetteShader(nn.Module):
+    """Soft silhouette (SoftRas): RGBA (N, H, W, 4) whose alpha is 1 - prod_k(1 - sigmoid(-dists_k / sigma)).
+
+    No lighting or texture; RGB is 1. Use with ``blur_radius = log(1 / 1e-4 - 1) * sigma`` and K > 1 faces
+    per pixel so that pixels near (outside) the edges get a gradient.
+
+    Args:
+        blend_params: default ``BlendParams()`` (sigma 1e-4); ``forward(..., blend_params=)`` overrides it.
+        device, cameras, lights, materials: accepted for a uniform constructor; unused.
+    """
+
+    def __init__(
+        self,
+        blend_params: BlendParams | None = None,
+        device: str | torch.device = "cpu",
+        cameras: Any = None,
+        lights: Any = None,
+        materials: Any = None,
+    ) -> None:
+        super().__init__()
+        self.blend_params = blend_params if blend_params is not None else BlendParams()
+        self.cameras = cameras
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        blend_params = kwargs.get("blend_params", self.blend_params)
+        dtype = fragments.dists.dtype
+        colors = torch.ones((*fragments.pix_to_face.shape, 3), dtype=dtype, device=fragments.dists.device)
+        return sigmoid_alpha_blend(colors, fragments, blend_params)
+
+    def to(self, device: Any, *args: Any, **kwargs: Any) -> "SoftSilhouetteShader":  # type: ignore[override]
+        if self.cameras is not None:
+            self.cameras = self.cameras.to(device)
+        return self
+
+
+class HardDepthShader(ShaderBase):
+    """Depth map: view-space depth of the nearest face, (N, H, W, 1); empty pixels get ``zfar``
+    (from kwargs, else the cameras, else 100)."""
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        cameras = kwargs.get("cameras", self.cameras)
+        _, zfar = _depth_range(cameras, kwargs)
+        zbuf = fragments.zbuf[..., :1]  # (N, H, W, 1)
+        if torch.is_tensor(zfar):
+            zfar = zfar.to(zbuf).reshape(-1, 1, 1, 1)
+        background = torch.as_tensor(zfar, dtype=zbuf.dtype, device=zbuf.device)
+        return torch.where(fragments.pix_to_face[..., :1] < 0, background, zbuf)
+
+
+class HardNormalShader(ShaderBase):
+    """Normal map: the interpolated world-space vertex normal of the nearest face, mapped from [-1, 1] to RGB
+    in [0, 1] as (n + 1) / 2. Returns RGBA (N, H, W, 4); empty pixels get the background colour, alpha 0."""
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        blend_params = kwargs.get("blend_params", self.blend_params)
+        fragments = _nearest_only(fragments)
+        faces = meshes.faces_packed()
+        normals = meshes.verts_normals_packed()[faces]  # (F, 3, 3)
+        pixel_normals = interpolate_face_attributes(fragments.pix_to_face, fragments.bary_coords, normals)
+        pixel_normals = torch.nn.functional.normalize(pixel_normals, dim=-1, eps=1e-6)
+        return hard_rgb_blend((pixel_normals + 1.0) * 0.5, fragments, blend_params)

@@ -1,0 +1,305 @@
+"""Point rasterisation (PyTorch3D's ``rasterize_points``): which points cover each pixel, nearest first.
+
+Each point is a disk of radius ``r`` (NDC units) parallel to the image plane. A point covers a pixel when the
+squared NDC distance from the pixel centre to the point's (x, y) is below ``r**2``; points with z < 0 are behind
+the camera and skipped. For each pixel the ``points_per_pixel`` covering points of smallest z are kept.
+
+The default (sparse) path splats: each point lists the pixels of its bounding box, the (pixel, point) pairs that
+pass the exact test are sorted by pixel, and the first K in z order are written. Points are visited in z order,
+in chunks of a bounded number of pairs, so memory stays bounded and chunks merge by appending. ``bin_size=0``
+selects the dense path, every pixel against every point of its cloud (chunked over rows), which is the obvious
+vectorised version and gives identical results.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+# Upper bound on (pixel, point) candidate pairs, resp. pixel x point distances, held at once.
+_PAIRS_PER_CHUNK = 1 << 21
+_DENSE_PER_CHUNK = 1 << 23
+_BOX_MARGIN = 1e-3  # pixels added to each bounding box against rounding
+
+
+def parse_image_size(image_size: int | Sequence[int]) -> tuple[int, int]:
+    """Returns (H, W) from an int (square) or an (H, W) pair; raises ValueError on non-positive sizes."""
+    if isinstance(image_size, (tuple, list)):
+        if len(image_size) != 2:
+            raise ValueError(f"image_size must be an int or (H, W); got {image_size!r}")
+        H, W = (int(s) for s in image_size)
+    else:
+        H = W = int(image_size)
+    if H <= 0 or W <= 0:
+        raise ValueError(f"image_size must be positive; got {image_size!r}")
+    return H, W
+
+
+def pixel_centres_ndc(
+    H: int, W: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """NDC coordinates of pixel centres, per CONVENTIONS.md (the shorter side spans [-1, 1], +X left, +Y up).
+
+    Returns:
+        xs: (W,) NDC x of the centre of each column, ``W/S - (2j + 1)/S`` with ``S = min(H, W)``.
+        ys: (H,) NDC y of the centre of each row, ``H/S - (2i + 1)/S``.
+    """
+    S = min(H, W)
+    cols = torch.arange(W, device=device, dtype=torch.float64)
+    rows = torch.arange(H, device=device, dtype=torch.float64)
+    xs = W / S - (2 * cols + 1) / S
+    ys = H / S - (2 * rows + 1) / S
+    return xs.to(dtype), ys.to(dtype)
+
+
+def format_radius(radius: float | Sequence[float] | torch.Tensor, pointclouds) -> torch.Tensor:
+    """Returns the radius of every packed point, shape (P,), in the points' dtype and device.
+
+    Args:
+        radius: a float (one radius for all points), or a tensor / list of shape (N, P_padded) giving a radius
+            per point of each cloud (shape (P_padded,) is accepted when N == 1), in NDC units.
+        pointclouds: the Pointclouds the radii belong to.
+    """
+    points = pointclouds.points_packed()
+    P = points.shape[0]
+    N = len(pointclouds)
+    if isinstance(radius, (list, tuple)):
+        radius = torch.tensor(radius, dtype=points.dtype, device=points.device)
+    if torch.is_tensor(radius):
+        if radius.ndim == 0:
+            radius = radius.expand(P).to(points)
+        else:
+            P_padded = pointclouds.points_padded().shape[1]
+            if N == 1 and radius.ndim == 1:
+                radius = radius[None]
+            if tuple(radius.shape) != (N, P_padded):
+                raise ValueError(f"radius must be a float or of shape (N, P) = ({N}, {P_padded}); got {tuple(radius.shape)}")
+            radius = radius.to(points).reshape(-1)[pointclouds.padded_to_packed_idx()]
+    elif isinstance(radius, (float, int)) and not isinstance(radius, bool):
+        radius = torch.full((P,), float(radius), dtype=points.dtype, device=points.device)
+    else:
+        raise ValueError(f"radius must be a float or a tensor of shape (N, P); got {type(radius).__name__}")
+    if P and (torch.isnan(radius).any() or (radius < 0).any()):
+        raise ValueError("radius must be non-negative and not NaN")
+    return radius
+
+
+def rasterize_points(
+    pointclouds,
+    image_size: int | tuple[int, int] = 256,
+    radius: float | torch.Tensor = 0.01,
+    points_per_pixel: int = 8,
+    bin_size: int | None = None,
+    max_points_per_bin: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rasterises a batch of point clouds given in NDC (x, y) with view-space depth z.
+
+    Args:
+        pointclouds: Pointclouds of N clouds; ``points_packed()`` (P, 3) holds NDC x, y and depth z.
+        image_size: int or (H, W); non-square images keep square pixels (the shorter side spans [-1, 1]).
+        radius: disk radius in NDC units: a float, or a tensor (N, P_padded) with one radius per point.
+        points_per_pixel: K, how many nearest points (in z) to keep per pixel.
+        bin_size: 0 selects the dense path (every pixel against every point); None or > 0 the sparse splatting
+            path. The output is the same either way.
+        max_points_per_bin: accepted for PyTorch3D compatibility; no effect (no path here caps a bin).
+
+    Returns:
+        idx: (N, H, W, K) int64 packed indices of the covering points in ascending z, -1 where fewer than K cover.
+        zbuf: (N, H, W, K) z of those points, -1 where idx is -1.
+        dists: (N, H, W, K) squared NDC distance in x/y from the pixel centre to the point, -1 where idx is -1.
+        zbuf and dists are differentiable with respect to the points (idx is not); equal z keep packed order.
+    """
+    del max_points_per_bin
+    H, W = parse_image_size(image_size)
+    K = int(points_per_pixel)
+    if K < 1:
+        raise ValueError(f"points_per_pixel must be at least 1; got {points_per_pixel}")
+    if bin_size is not None and bin_size < 0:
+        raise ValueError(f"bin_size must be None or >= 0; got {bin_size}")
+    points = pointclouds.points_packed()  # (P, 3)
+    if points.ndim != 2 or points.shape[-1] != 3:
+        raise ValueError(f"points must have shape (P, 3); got {tuple(points.shape)}")
+    if torch.isnan(points).any():
+        raise ValueError("points contain NaN")
+    N = len(pointclouds)
+    radius = format_radius(radius, pointclouds)  # (P,)
+    device, dtype = points.device, points.dtype
+    xs, ys = pixel_centres_ndc(H, W, device, dtype)
+
+    with torch.no_grad():
+        if points.shape[0] == 0:
+            idx = torch.full((N, H, W, K), -1, dtype=torch.long, device=device)
+        elif bin_size == 0:
+            idx = _rasterize_dense(points.detach(), radius.detach(), pointclouds, H, W, K, xs, ys)
+        else:
+            cloud = pointclouds.packed_to_cloud_idx()
+            idx = _rasterize_sparse(points.detach(), radius.detach(), cloud, N, H, W, K, xs, ys)
+    zbuf, dists = _depths_and_dists(points, idx, xs, ys)
+    return idx, zbuf, dists
+
+
+def _depths_and_dists(
+    points: torch.Tensor, idx: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """zbuf and squared distances (N, H, W, K) of the points ``idx`` selects, differentiable in ``points``."""
+    valid = idx >= 0
+    if points.shape[0] == 0:  # nothing to pick: keep the graph by reading a zero row
+        points = torch.cat([points, points.new_zeros(1, 3)])
+    picked = points[idx.clamp(min=0)]  # (N, H, W, K, 3)
+    dx = xs[None, None, :, None] - picked[..., 0]
+    dy = ys[None, :, None, None] - picked[..., 1]
+    minus_one = points.new_full((), -1.0)
+    zbuf = torch.where(valid, picked[..., 2], minus_one)
+    dists = torch.where(valid, dx * dx + dy * dy, minus_one)
+    return zbuf, dists
+
+
+def _z_order(points: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Packed indices of the points that can be drawn (finite, z >= 0, radius > 0), by ascending z."""
+    z = points[:, 2]
+    drawable = torch.isfinite(points).all(dim=1) & (z >= 0) & (radius > 0)
+    key = torch.where(drawable, z, torch.full_like(z, float("inf")))
+    order = torch.sort(key, stable=True).indices
+    return order[: int(drawable.sum())]
+
+
+def _rasterize_sparse(
+    points: torch.Tensor,
+    radius: torch.Tensor,
+    cloud: torch.Tensor,
+    N: int,
+    H: int,
+    W: int,
+    K: int,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+) -> torch.Tensor:
+    """Splatting path: bounding-box (pixel, point) pairs, exact test, stable sort by pixel, first K per pixel."""
+    device = points.device
+    order = _z_order(points, radius)  # (Q,) packed indices, nearest first
+    px, py = points[order, 0].contiguous(), points[order, 1].contiguous()
+    r, cl = radius[order], cloud[order]
+    S = min(H, W)
+    # Continuous pixel coordinates of the point centres (column j's centre is at j) and the radius in pixels.
+    col_c = (W - px * S) / 2 - 0.5
+    row_c = (H - py * S) / 2 - 0.5
+    reach = r * (S / 2) + _BOX_MARGIN  # the margin guards against rounding; the exact test decides
+    col0 = torch.ceil((col_c - reach).clamp(-1, W)).long().clamp(min=0)
+    col1 = torch.floor((col_c + reach).clamp(-1, W)).long().clamp(max=W - 1)
+    row0 = torch.ceil((row_c - reach).clamp(-1, H)).long().clamp(min=0)
+    row1 = torch.floor((row_c + reach).clamp(-1, H)).long().clamp(max=H - 1)
+    width = (col1 - col0 + 1).clamp(min=0)
+    height = (row1 - row0 + 1).clamp(min=0)
+    n_pairs = width * height  # (Q,) candidate pixels of each point
+    pix_row0 = (cl * H + row0) * W  # (Q,) flat index of (cloud, row0, column 0)
+    r2 = r * r
+
+    idx = torch.full((N * H * W, K), -1, dtype=torch.long, device=device)
+    filled = torch.zeros(N * H * W, dtype=torch.long, device=device)  # slots used per pixel
+    ends = torch.cumsum(n_pairs, 0)
+    total = int(ends[-1]) if ends.numel() else 0
+    start, done = 0, 0
+    while done < total:
+        # The next chunk, in z order: the points whose candidate pairs fit in the budget (at least one point).
+        stop = max(int(torch.searchsorted(ends, done + _PAIRS_PER_CHUNK, right=True)), start + 1)
+        n = int(ends[stop - 1]) - done
+        done += n
+        if n == 0:
+            start = stop
+            continue
+        box_w, box_h = int(width[start:stop].max()), int(height[start:stop].max())
+        if (stop - start) * box_w * box_h <= 2 * n + 1024:
+            q, pix = _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W)
+        else:
+            q, pix = _pairs_listed(start, stop, n_pairs, width, px, py, r2, col0, row0, pix_row0, xs, ys, W)
+        # Pairs come in z order; a stable sort by pixel keeps z order within each pixel.
+        pix, perm = torch.sort(pix, stable=True)
+        q = q[perm]
+        uniq, inverse, group = torch.unique_consecutive(pix, return_inverse=True, return_counts=True)
+        rank = torch.arange(pix.numel(), device=device) - (torch.cumsum(group, 0) - group)[inverse]
+        slot = filled[pix] + rank
+        keep = slot < K
+        idx[pix[keep], slot[keep]] = order[q[keep]]
+        filled[uniq] = (filled[uniq] + group).clamp(max=K)
+        start = stop
+    return idx.view(N, H, W, K)
+
+
+def _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W):
+    """Covered (point, pixel) pairs of points start:stop, testing a (box_h, box_w) stencil at each box corner.
+
+    Returns q (M,) point positions in z order and pix (M,) flat pixel indices, ordered by q.
+    """
+    device = px.device
+    s = slice(start, stop)
+    cols = col0[s, None] + torch.arange(box_w, device=device)  # (Qc, box_w)
+    rows = row0[s, None] + torch.arange(box_h, device=device)  # (Qc, box_h)
+    inf = torch.tensor(float("inf"), dtype=px.dtype, device=device)
+    dx = xs[cols.clamp(max=W - 1)] - px[s, None]
+    dy = ys[rows.clamp(max=ys.numel() - 1)] - py[s, None]
+    dx2 = torch.where(cols <= col1[s, None], dx * dx, inf)
+    dy2 = torch.where(rows <= row1[s, None], dy * dy, inf)
+    hit = dx2[:, None, :] + dy2[:, :, None] < r2[s, None, None]  # (Qc, box_h, box_w)
+    pix = (pix_row0[s, None] + torch.arange(box_h, device=device) * W)[:, :, None] + cols[:, None, :]
+    q = torch.arange(start, stop, device=device)[:, None, None].expand_as(hit)
+    return q[hit], pix[hit]
+
+
+def _pairs_listed(start, stop, n_pairs, width, px, py, r2, col0, row0, pix_row0, xs, ys, W):
+    """As :func:`_pairs_stencil`, listing each point's own bounding box (for boxes of very different sizes)."""
+    device = px.device
+    counts = n_pairs[start:stop]
+    n = int(counts.sum())
+    q = torch.repeat_interleave(torch.arange(start, stop, device=device), counts)  # (M,)
+    first = torch.cumsum(counts, 0) - counts
+    offset = torch.arange(n, device=device) - torch.repeat_interleave(first, counts)
+    w = width[q]
+    dcol, drow = offset % w, offset // w
+    col, row = col0[q] + dcol, row0[q] + drow
+    dx = xs[col] - px[q]
+    dy = ys[row] - py[q]
+    hit = dx * dx + dy * dy < r2[q]
+    pix = pix_row0[q] + drow * W + col
+    return q[hit], pix[hit]
+
+
+def _rasterize_dense(
+    points: torch.Tensor,
+    radius: torch.Tensor,
+    pointclouds,
+    H: int,
+    W: int,
+    K: int,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+) -> torch.Tensor:
+    """Dense path: every pixel against every point of its cloud, rows in chunks, top K by z rank."""
+    device = points.device
+    N = len(pointclouds)
+    order = _z_order(points, radius)
+    rank = torch.full((points.shape[0],), points.shape[0], dtype=torch.long, device=device)
+    rank[order] = torch.arange(order.numel(), device=device)  # z rank; not drawable -> P
+    counts = pointclouds.num_points_per_cloud()  # (N,)
+    first = pointclouds.cloud_to_packed_first_idx()  # (N,)
+    P_max = max(int(counts.max()), 1)
+    slots = torch.arange(P_max, device=device)
+    in_cloud = slots[None] < counts[:, None]  # (N, P_max)
+    packed = (first[:, None] + slots[None]).clamp(max=points.shape[0] - 1)  # (N, P_max)
+    px, py = points[packed, 0], points[packed, 1]  # (N, P_max)
+    r2 = radius[packed] ** 2
+    zr = torch.where(in_cloud, rank[packed], torch.full_like(packed, points.shape[0]))
+    k = min(K, P_max)
+    idx = torch.full((N, H, W, K), -1, dtype=torch.long, device=device)
+    rows_per_chunk = max(1, _DENSE_PER_CHUNK // (N * W * P_max))
+    none = points.shape[0]
+    for r0 in range(0, H, rows_per_chunk):
+        r1 = min(H, r0 + rows_per_chunk)
+        dx = xs[None, None, :, None] - px[:, None, None, :]  # (N, 1, W, P_max)
+        dy = ys[None, r0:r1, None, None] - py[:, None, None, :]  # (N, R, 1, P_max)
+        hit = dx * dx + dy * dy < r2[:, None, None, :]  # (N, R, W, P_max)
+        key = torch.where(hit, zr[:, None, None, :], none)
+        best, arg = torch.topk(key, k, dim=-1, largest=False, sorted=True)  # (N, R, W, k)
+        chosen = torch.gather(packed[:, None, None, :].expand(-1, r1 - r0, W, -1), 3, arg)
+        idx[:, r0:r1, :, :k] = torch.where(best < none, chosen, -1)
+    return idx

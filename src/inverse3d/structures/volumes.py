@@ -1,0 +1,460 @@
+"""``Volumes``: batches of voxel grids with densities, features and a grid-to-world mapping (PyTorch3D semantics),
+and the project's voxel-grid convention (CONVENTIONS.md) written in one place.
+
+Voxel-grid convention of inverse3d
+----------------------------------
+A voxel grid is a tensor (N, D, H, W) of occupancies or logits covering the cube [-e/2, e/2]^3 with
+e = ``extent`` (default 1: the cube [-0.5, 0.5]^3, ShapeNet's normalisation). Index (d, h, w) is the
+cell whose centre is::
+
+    x = (w + 0.5) * e / W - e / 2        # W <-> x
+    y = (h + 0.5) * e / H - e / 2        # H <-> y
+    z = (d + 0.5) * e / D - e / 2        # D <-> z
+
+i.e. the last tensor axis runs along +X, as in ``torch.nn.functional.grid_sample`` and PyTorch3D's
+``Volumes`` and ``cubify``. :func:`voxel_grid_to_world` and :func:`world_to_voxel_grid` are that mapping
+(with continuous indices) and its inverse; :meth:`Volumes.from_occupancy_grid` builds a ``Volumes``
+whose ``get_coord_grid()`` returns exactly those centres. Every module that converts between voxel
+indices and world points uses these functions.
+
+``Volumes`` coordinates (as in PyTorch3D)
+-----------------------------------------
+Local coordinates put the centres of the corner voxels at -1 and +1 along each axis with
+``align_corners=True`` (the ``grid_sample`` convention), or at -1 + 1/r and 1 - 1/r with
+``align_corners=False``; coordinate order is (x, y, z) = (width, height, depth). World coordinates are::
+
+    x_world = x_local * (volume_size_xyz - 1) * 0.5 * voxel_size - volume_translation
+
+with ``volume_size_xyz = (W, H, D)``, for both values of ``align_corners`` (PyTorch3D does the same).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import torch
+
+from inverse3d.structures import utils as struct_utils
+
+__all__ = ["Volumes", "voxel_grid_to_world", "world_to_voxel_grid", "voxel_centers"]
+
+VOXEL_GRID_EXTENT = 1.0  # side of the cube a voxel grid covers by default: [-0.5, 0.5]^3
+
+
+# ----------------------------------------------------------------------------------------------
+# the voxel-grid convention (index <-> world), in one place
+
+
+def _sizes_xyz(grid_size: Sequence[int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    if len(grid_size) != 3:
+        raise ValueError(f"grid_size must be (D, H, W), got {tuple(grid_size)}")
+    d, h, w = (int(s) for s in grid_size)
+    if min(d, h, w) <= 0:
+        raise ValueError(f"grid_size must be positive, got {(d, h, w)}")
+    return torch.tensor([w, h, d], device=device, dtype=dtype)
+
+
+def voxel_grid_to_world(index_dhw: torch.Tensor, grid_size: Sequence[int], extent: float = VOXEL_GRID_EXTENT) -> torch.Tensor:
+    """World points of (continuous) voxel indices of a grid covering [-extent/2, extent/2]^3.
+
+    Args:
+        index_dhw: (..., 3) float voxel indices in (d, h, w) order; integer values are cell centres,
+            -0.5 and size - 0.5 are the faces of the cube.
+        grid_size: (D, H, W).
+        extent: side of the cube.
+
+    Returns:
+        (..., 3) world points (x, y, z).
+    """
+    if index_dhw.shape[-1] != 3:
+        raise ValueError(f"voxel_grid_to_world: index_dhw must be (..., 3), got {tuple(index_dhw.shape)}")
+    dtype = index_dhw.dtype if index_dhw.is_floating_point() else torch.get_default_dtype()
+    sizes = _sizes_xyz(grid_size, index_dhw.device, dtype)  # (3,) (W, H, D)
+    index_whd = index_dhw.flip(-1).to(dtype)
+    return (index_whd + 0.5) * (extent / sizes) - 0.5 * extent
+
+
+def world_to_voxel_grid(points: torch.Tensor, grid_size: Sequence[int], extent: float = VOXEL_GRID_EXTENT) -> torch.Tensor:
+    """Continuous voxel indices (d, h, w) of world points; the inverse of :func:`voxel_grid_to_world`.
+
+    Args:
+        points: (..., 3) float world points (x, y, z).
+        grid_size: (D, H, W).
+        extent: side of the cube the grid covers.
+
+    Returns:
+        (..., 3) float indices (d, h, w); ``round()`` gives the cell containing the point, values
+        outside [-0.5, size - 0.5] are outside the grid.
+    """
+    if points.shape[-1] != 3:
+        raise ValueError(f"world_to_voxel_grid: points must be (..., 3), got {tuple(points.shape)}")
+    sizes = _sizes_xyz(grid_size, points.device, points.dtype)
+    index_whd = (points + 0.5 * extent) * (sizes / extent) - 0.5
+    return index_whd.flip(-1)
+
+
+def voxel_centers(
+    grid_size: Sequence[int],
+    extent: float = VOXEL_GRID_EXTENT,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """(D, H, W, 3) world centres (x, y, z) of all cells of a grid covering [-extent/2, extent/2]^3."""
+    d, h, w = (int(s) for s in grid_size)
+    axes = [torch.arange(n, device=device, dtype=dtype) for n in (d, h, w)]
+    index = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (D, H, W, 3) in (d, h, w) order
+    return voxel_grid_to_world(index, (d, h, w), extent)
+
+
+# ----------------------------------------------------------------------------------------------
+# Volumes
+
+
+class Volumes:
+    """A batch of voxel grids: densities (N, C_d, D, H, W), optional features (N, C_f, D, H, W), and
+    for each grid a voxel size and a translation mapping its local coordinates to the world.
+
+    Grids of different sizes may be given as lists; they are zero-padded to one tensor and
+    ``get_grid_sizes()`` keeps each one's (D_i, H_i, W_i).
+    """
+
+    def __init__(
+        self,
+        densities: torch.Tensor | Sequence[torch.Tensor],
+        features: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        voxel_size: float | Sequence[float] | torch.Tensor = 1.0,
+        volume_translation: Sequence[float] | torch.Tensor = (0.0, 0.0, 0.0),
+        align_corners: bool = True,
+    ) -> None:
+        """
+        Args:
+            densities: (N, C_d, D, H, W) float tensor, or N tensors (C_d, D_i, H_i, W_i).
+            features: optional (N, C_f, D, H, W) or N tensors (C_f, D_i, H_i, W_i), same grid sizes.
+            voxel_size: world size of a voxel: a number, 3 numbers (x, y, z), or a tensor (3,), (1,),
+                (N, 3) or (N, 1).
+            volume_translation: 3 numbers or a tensor (3,), (1, 3) or (N, 3); the world position of the
+                volume centre is ``-volume_translation``.
+            align_corners: local coordinates -1 / +1 are the centres of the corner voxels (True) or
+                the outer faces of the grid (False), as in ``grid_sample``.
+
+        Raises:
+            ValueError: wrong shapes or types, grid sizes that differ between densities and features,
+                NaN or infinite values.
+        """
+        densities, grid_sizes = _to_padded(densities, "densities")
+        self.device = densities.device
+        self._densities = densities
+        self._grid_sizes = grid_sizes  # (N, 3) int64, (D_i, H_i, W_i)
+        self._features = None
+        if features is not None:
+            self._set_features(features)
+        self._align_corners = bool(align_corners)
+        n = densities.shape[0]
+        dtype = densities.dtype if densities.is_floating_point() else torch.float32
+        self._voxel_size = _per_volume_vector(voxel_size, n, self.device, dtype, "voxel_size", allow_scalar=True)
+        self._volume_translation = _per_volume_vector(
+            volume_translation, n, self.device, dtype, "volume_translation", allow_scalar=False
+        )
+        tensors = [densities] + ([self._features] if self._features is not None else [])
+        tensors = [t for t in tensors if t.is_floating_point() and t.numel()]
+        if tensors and not bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()):
+            raise ValueError("Volumes: densities or features contain NaN or infinite values")
+
+    @classmethod
+    def from_occupancy_grid(
+        cls,
+        grid: torch.Tensor,
+        extent: float = VOXEL_GRID_EXTENT,
+        features: torch.Tensor | None = None,
+    ) -> "Volumes":
+        """Volumes for voxel grids in the project's convention (module docstring): the grid covers
+        [-extent/2, extent/2]^3 and ``get_coord_grid()`` gives :func:`voxel_centers`.
+
+        Args:
+            grid: (N, D, H, W) occupancies / logits, or (N, C, D, H, W).
+            extent: side of the cube.
+            features: optional (N, C_f, D, H, W).
+        """
+        if not torch.is_tensor(grid) or grid.ndim not in (4, 5):
+            shape = tuple(grid.shape) if torch.is_tensor(grid) else type(grid).__name__
+            raise ValueError(f"Volumes.from_occupancy_grid: grid must be (N, D, H, W) or (N, C, D, H, W), got {shape}")
+        densities = grid[:, None] if grid.ndim == 4 else grid
+        d, h, w = densities.shape[2:]
+        voxel_size = tuple(extent / s for s in (w, h, d))  # world size of a cell along x, y, z
+        return cls(densities, features=features, voxel_size=voxel_size, align_corners=True)
+
+    # ------------------------------------------------------------------------------------------
+    # data
+
+    def __len__(self) -> int:
+        return self._densities.shape[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"Volumes(N={len(self)}, densities={tuple(self._densities.shape[1:])}, "
+            f"features={None if self._features is None else tuple(self._features.shape[1:])}, device={self.device})"
+        )
+
+    def densities(self) -> torch.Tensor:
+        """(N, C_d, D, H, W) padded densities."""
+        return self._densities
+
+    def features(self) -> torch.Tensor | None:
+        """(N, C_f, D, H, W) padded features, or None."""
+        return self._features
+
+    def densities_list(self) -> list[torch.Tensor]:
+        """N tensors (C_d, D_i, H_i, W_i)."""
+        return self._unpad(self._densities)
+
+    def features_list(self) -> list[torch.Tensor] | None:
+        """N tensors (C_f, D_i, H_i, W_i), or None."""
+        return None if self._features is None else self._unpad(self._features)
+
+    def _unpad(self, x: torch.Tensor) -> list[torch.Tensor]:
+        sizes = [[x.shape[1], *s] for s in self._grid_sizes.tolist()]
+        return struct_utils.padded_to_list(x, sizes)
+
+    def get_grid_sizes(self) -> torch.Tensor:
+        """(N, 3) int64, (D_i, H_i, W_i) of each grid."""
+        return self._grid_sizes
+
+    def get_align_corners(self) -> bool:
+        return self._align_corners
+
+    def _set_features(self, features: torch.Tensor | Sequence[torch.Tensor]) -> None:
+        features, sizes = _to_padded(features, "features")
+        if features.device != self.device:
+            raise ValueError(f"Volumes: features are on {features.device} but densities are on {self.device}")
+        if sizes.shape != self._grid_sizes.shape or not torch.equal(sizes, self._grid_sizes):
+            raise ValueError(
+                f"Volumes: grid sizes of features {sizes.tolist()} differ from those of densities {self._grid_sizes.tolist()}"
+            )
+        self._features = features
+
+    def update_padded(self, new_densities: torch.Tensor, new_features: torch.Tensor | None = None) -> "Volumes":
+        """A new Volumes with the same grids and mapping and new padded densities (and features).
+
+        Args:
+            new_densities: (N, C_d', D, H, W), same N, D, H, W as now.
+            new_features: (N, C_f', D, H, W) or None (the result then has no features, as in PyTorch3D).
+        """
+        new = copy.copy(self)
+        new._densities = self._check_update(new_densities, "densities")
+        new._features = None if new_features is None else self._check_update(new_features, "features")
+        return new
+
+    def _check_update(self, value: Any, name: str) -> torch.Tensor:
+        spatial = tuple(self._densities.shape[2:])
+        if not torch.is_tensor(value) or value.ndim != 5 or value.shape[0] != len(self) or tuple(value.shape[2:]) != spatial:
+            shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+            raise ValueError(f"Volumes.update_padded: new {name} have shape {shape}, expected ({len(self)}, C, *{spatial})")
+        if value.device != self.device:
+            raise ValueError(f"Volumes.update_padded: new {name} are on {value.device}, volumes on {self.device}")
+        return value
+
+    # ------------------------------------------------------------------------------------------
+    # coordinates
+
+    def _local_to_world_scale(self) -> torch.Tensor:
+        """(N, 3): x_world = x_local * scale - volume_translation."""
+        sizes_xyz = self._grid_sizes.flip(-1).to(self._voxel_size.dtype)
+        return (sizes_xyz - 1) * 0.5 * self._voxel_size
+
+    def _per_point(self, x: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Reshapes an (N, 3) per-volume vector to broadcast against points (N or 1, ..., 3)."""
+        if points.shape[0] not in (len(self), 1) and len(self) != 1:
+            raise ValueError(f"Volumes: points have batch size {points.shape[0]} for {len(self)} volumes")
+        return x.to(points.dtype).reshape(x.shape[0], *([1] * (points.ndim - 2)), 3)
+
+    def local_to_world_coords(self, points_3d_local: torch.Tensor) -> torch.Tensor:
+        """World coordinates of local points.
+
+        Args:
+            points_3d_local: (N, ..., 3) points in each volume's local frame ([-1, 1] spans the grid).
+
+        Returns:
+            (N, ..., 3) world points.
+        """
+        if points_3d_local.ndim < 2 or points_3d_local.shape[-1] != 3:
+            raise ValueError(f"Volumes: points must be (N, ..., 3), got {tuple(points_3d_local.shape)}")
+        scale = self._per_point(self._local_to_world_scale(), points_3d_local)
+        shift = self._per_point(self._volume_translation, points_3d_local)
+        return points_3d_local * scale - shift
+
+    def world_to_local_coords(self, points_3d_world: torch.Tensor) -> torch.Tensor:
+        """Local coordinates of world points (the inverse of :meth:`local_to_world_coords`).
+
+        Args:
+            points_3d_world: (N, ..., 3) world points.
+
+        Returns:
+            (N, ..., 3) local points; 0 along an axis where the grid has a single voxel.
+        """
+        if points_3d_world.ndim < 2 or points_3d_world.shape[-1] != 3:
+            raise ValueError(f"Volumes: points must be (N, ..., 3), got {tuple(points_3d_world.shape)}")
+        scale = self._per_point(self._local_to_world_scale(), points_3d_world)
+        shift = self._per_point(self._volume_translation, points_3d_world)
+        safe = torch.where(scale == 0, torch.ones_like(scale), scale)
+        return torch.where(scale == 0, torch.zeros_like(safe), (points_3d_world + shift) / safe)
+
+    def _local_to_world_matrix(self) -> torch.Tensor:
+        """(N, 4, 4) row-vector matrix of the local-to-world map (points @ M)."""
+        scale = self._local_to_world_scale()
+        n = scale.shape[0]
+        matrix = torch.zeros((n, 4, 4), dtype=scale.dtype, device=self.device)
+        matrix[:, [0, 1, 2], [0, 1, 2]] = scale
+        matrix[:, 3, :3] = -self._volume_translation
+        matrix[:, 3, 3] = 1.0
+        return matrix
+
+    def get_local_to_world_coords_transform(self) -> Any:
+        """``inverse3d.transforms.Transform3d`` mapping local volume coordinates to world coordinates."""
+        from inverse3d.transforms import Transform3d
+
+        return Transform3d(matrix=self._local_to_world_matrix())
+
+    def get_world_to_local_coords_transform(self) -> Any:
+        """``inverse3d.transforms.Transform3d`` mapping world coordinates to local volume coordinates."""
+        return self.get_local_to_world_coords_transform().inverse()
+
+    def get_coord_grid(self, world_coordinates: bool = True) -> torch.Tensor:
+        """(N, D, H, W, 3) coordinates (x, y, z) of every voxel centre, in world or local coordinates.
+
+        For grids smaller than the padded size the local coordinates are those of the grid's own
+        voxels (as in PyTorch3D), so the padding lies beyond +1.
+        """
+        n, _, de, he, wi = self._densities.shape
+        dtype = self._voxel_size.dtype
+
+        def axis(r: int) -> torch.Tensor:
+            shrink = 0.0 if self._align_corners else 1.0 / r
+            return torch.linspace(-1.0 + shrink, 1.0 - shrink, r, dtype=dtype, device=self.device)
+
+        z, y, x = torch.meshgrid(axis(de), axis(he), axis(wi), indexing="ij")
+        local = torch.stack((x, y, z), dim=3)[None].expand(n, de, he, wi, 3)
+        full = torch.tensor([de, he, wi], dtype=dtype, device=self.device)
+        relative = (full - 1) / (self._grid_sizes.to(dtype) - 1).clamp_min(1)  # (N, 3) zyx
+        if bool((relative != 1).any()):
+            rel = relative.flip(-1)[:, None, None, None]  # (N, 1, 1, 1, 3) xyz
+            local = local * rel + (rel - 1)
+        return self.local_to_world_coords(local) if world_coordinates else local.clone()
+
+    # ------------------------------------------------------------------------------------------
+    # batch operations
+
+    def __getitem__(self, index: int | slice | list[int] | torch.Tensor) -> "Volumes":
+        """The volumes selected by an int, a slice, a list of ints or a 1-D bool / integer tensor (batch kept)."""
+        if isinstance(index, bool):
+            raise IndexError(index)
+        if isinstance(index, int):
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"Volumes index {index} out of range for {len(self)} volumes")
+            index = [index]
+        elif isinstance(index, tuple):
+            index = list(index)
+        elif torch.is_tensor(index):
+            if index.ndim != 1 or index.is_floating_point() or index.is_complex():
+                raise IndexError(f"Volumes: a tensor index must be 1-D bool or integer, got {index.dtype}")
+            index = index.to(self.device)
+        elif not isinstance(index, (slice, list)):
+            raise IndexError(index)
+        new = copy.copy(self)
+        new._densities = self._densities[index]
+        new._features = None if self._features is None else self._features[index]
+        new._grid_sizes = self._grid_sizes[index]
+        new._voxel_size = self._voxel_size[index]
+        new._volume_translation = self._volume_translation[index]
+        return new
+
+    def _map_tensors(self, fn: Any) -> "Volumes":
+        new = copy.copy(self)
+        for name in ("_densities", "_features", "_grid_sizes", "_voxel_size", "_volume_translation"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(new, name, fn(value))
+        return new
+
+    def clone(self) -> "Volumes":
+        """Deep copy (cloned tensors, still in the autograd graph)."""
+        return self._map_tensors(lambda t: t.clone())
+
+    def detach(self) -> "Volumes":
+        """Copy with tensors detached from the autograd graph."""
+        return self._map_tensors(lambda t: t.detach())
+
+    def to(self, device: str | torch.device, copy: bool = False) -> "Volumes":
+        """Volumes on ``device``: self when already there and ``copy`` is False, otherwise a copy."""
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if not copy and self.device == device:
+            return self
+        if self.device == device:
+            return self.clone()
+        new = self._map_tensors(lambda t: t.to(device))
+        new.device = device
+        return new
+
+    def cpu(self) -> "Volumes":
+        return self.to("cpu")
+
+    def cuda(self) -> "Volumes":
+        return self.to("cuda")
+
+
+def _to_padded(x: torch.Tensor | Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, C, D, H, W) tensor and (N, 3) int64 grid sizes from a 5-D tensor or a list of 4-D tensors."""
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise ValueError(f"Volumes: {name} is an empty list")
+        if not all(torch.is_tensor(t) and t.ndim == 4 for t in x):
+            raise ValueError(f"Volumes: {name} must be a list of 4-D tensors ({name}_dim, D, H, W)")
+        if any(t.shape[0] != x[0].shape[0] for t in x):
+            raise ValueError(f"Volumes: every tensor in {name} must have the same number of channels")
+        if any(t.device != x[0].device for t in x):
+            raise ValueError(f"Volumes: tensors in {name} are on different devices")
+        padded = struct_utils.list_to_padded(list(x))
+        sizes = torch.tensor([list(t.shape[1:]) for t in x], dtype=torch.int64, device=padded.device)
+    elif torch.is_tensor(x):
+        if x.ndim != 5:
+            raise ValueError(f"Volumes: {name} must be a 5-D tensor (N, {name}_dim, D, H, W), got shape {tuple(x.shape)}")
+        padded = x
+        sizes = torch.tensor(list(x.shape[2:]), dtype=torch.int64, device=x.device)[None].repeat(x.shape[0], 1)
+    else:
+        raise ValueError(f"Volumes: {name} must be a tensor (N, C, D, H, W) or a list of (C, D, H, W), got {type(x).__name__}")
+    if padded.dtype == torch.bool or padded.is_complex():
+        raise ValueError(f"Volumes: {name} have dtype {padded.dtype}; convert occupancies to float first")
+    return padded, sizes
+
+
+def _per_volume_vector(
+    x: Any, n: int, device: torch.device, dtype: torch.dtype, name: str, allow_scalar: bool
+) -> torch.Tensor:
+    """(N, 3) tensor from a number, 3 numbers or a tensor (3,), (1,), (1, 3), (N, 3), (N, 1)."""
+    err = (
+        f"Volumes: {name} must be "
+        + ("a number, " if allow_scalar else "")
+        + "3 numbers or a tensor of shape (3,), (1, 3) or (N, 3)"
+        + (", (1,) or (N, 1)" if allow_scalar else "")
+    )
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        if not allow_scalar:
+            raise ValueError(err)
+        return torch.full((n, 3), float(x), dtype=dtype, device=device)
+    if isinstance(x, (list, tuple)):
+        if len(x) != 3:
+            raise ValueError(err)
+        return torch.tensor([float(v) for v in x], dtype=dtype, device=device)[None].repeat(n, 1)
+    if torch.is_tensor(x):
+        x = x.to(device=device, dtype=dtype)
+        if allow_scalar and x.numel() == 1:
+            return x.reshape(1, 1).expand(n, 3).clone()
+        if x.shape == (3,):
+            return x[None].expand(n, 3).clone()
+        if x.ndim == 2 and x.shape[1] == 3 and x.shape[0] in (1, n):
+            return x.expand(n, 3).clone()
+        if allow_scalar and x.ndim == 2 and x.shape == (n, 1):
+            return x.expand(n, 3).clone()
+    raise ValueError(err)

@@ -1,0 +1,238 @@
+"""The tour: the seed's "meshing around" gallery and what later parts add, on built-in assets, as one HTML page.
+
+``build_tour(out_dir, ...)`` renders every section into ``out_dir`` and writes ``out_dir/index.html``. Each section is
+a function ``(ctx) -> Section`` registered in ``SECTIONS``; a section that fails is reported on the page with its
+error instead of hiding the others.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from inverse3d.viz.report import Section, write_page
+
+
+@dataclass
+class TourContext:
+    """What every section needs: where to write, how big, and the user's optional mesh."""
+
+    out_dir: Path
+    image_size: int = 192
+    n_frames: int = 24
+    fps: int = 12
+    mesh_path: Path | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    quick: bool = False
+
+    def path(self, name: str) -> Path:
+        media = self.out_dir / "media"
+        media.mkdir(parents=True, exist_ok=True)
+        return media / name
+
+
+def _vertex_colored(verts: torch.Tensor, faces: torch.Tensor, color=(0.7, 0.7, 1.0)):
+    from inverse3d.renderer import TexturesVertex
+    from inverse3d.structures import Meshes
+
+    rgb = torch.ones_like(verts) * torch.tensor(color, dtype=verts.dtype, device=verts.device)
+    return Meshes(verts=[verts], faces=[faces], textures=TexturesVertex([rgb]))
+
+
+def section_triangle(ctx: TourContext) -> Section:
+    from inverse3d.viz.turntable import save_turntable
+
+    sec = Section(
+        "Meshing around: a triangle",
+        "Three vertices and one face, rendered from cameras circling it. The back of the face is lit too: "
+        "the rasteriser does not cull back faces unless asked.",
+    )
+    verts = torch.tensor([[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], device=ctx.device)
+    faces = torch.tensor([[0, 1, 2]], device=ctx.device)
+    path = ctx.path("triangle.gif")
+    save_turntable(_vertex_colored(verts, faces), path, n_frames=ctx.n_frames, image_size=ctx.image_size, fps=ctx.fps,
+                   elev=10.0, progress=False)
+    sec.add(path, "Meshes(verts (1, 3, 3), faces (1, 1, 3)) with a constant TexturesVertex colour.", "Triangle")
+    return sec
+
+
+def _cube():
+    verts = torch.tensor(
+        [[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]],
+        dtype=torch.float32,
+    ) * 0.5
+    faces = torch.tensor(
+        [[0, 3, 2], [0, 2, 1], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4],
+         [3, 7, 6], [3, 6, 2], [0, 4, 7], [0, 7, 3], [1, 2, 6], [1, 6, 5]]
+    )
+    return verts, faces
+
+
+def section_cube(ctx: TourContext) -> Section:
+    import imageio.v3 as iio
+
+    from inverse3d.renderer import look_at_view_transform
+    from inverse3d.viz.turntable import render_views
+
+    sec = Section(
+        "Building a cube face by face",
+        "A cube needs 8 vertices and 12 triangles, two per square side. Each frame adds one triangle while the "
+        "camera turns; the last frames show the closed, watertight cube.",
+    )
+    verts, faces = _cube()
+    verts = verts.to(ctx.device)
+    frames = []
+    n = faces.shape[0]
+    for k in range(1, n + 1):
+        mesh = _vertex_colored(verts, faces[:k].to(ctx.device), (1.0, 0.75, 0.3))
+        R, T = look_at_view_transform(2.6, 25.0, 30.0 * k, device=ctx.device)
+        frames.append(render_views(mesh, R, T, image_size=ctx.image_size)[0])
+    frames += frames[-1:] * 6
+    path = ctx.path("cube_face_by_face.gif")
+    iio.imwrite(path, torch.stack(frames).cpu().numpy(), duration=int(1000 / 4), loop=0)
+    sec.add(path, "12 frames, one new triangle each (faces[:k] for k = 1..12).", "Cube, face by face")
+    from inverse3d.viz.turntable import save_turntable
+
+    path = ctx.path("cube.gif")
+    save_turntable(_vertex_colored(verts, faces.to(ctx.device), (1.0, 0.75, 0.3)), path, n_frames=ctx.n_frames,
+                   image_size=ctx.image_size, fps=ctx.fps, elev=25.0, progress=False)
+    sec.add(path, "The finished cube: 8 vertices, 12 faces.", "Cube")
+    return sec
+
+
+def _textured_mesh(ctx: TourContext):
+    """The user's mesh (--mesh) or the built-in textured globe; returns (mesh, description)."""
+    if ctx.mesh_path is not None:
+        from inverse3d.io import load_mesh
+
+        return load_mesh(ctx.mesh_path, device=ctx.device), f"{Path(ctx.mesh_path).name}, loaded with its textures"
+    from inverse3d.viz.assets import textured_globe
+
+    return textured_globe(device=ctx.device), "the built-in globe: a UV sphere with a procedural TexturesUV map"
+
+
+def section_textures(ctx: TourContext) -> Section:
+    from inverse3d.renderer import TexturesVertex
+    from inverse3d.viz.turntable import save_turntable
+
+    sec = Section(
+        "Rendering a textured mesh, and retexturing it",
+        "TexturesUV samples an image at per-corner UV coordinates (bilinear); TexturesVertex interpolates one colour "
+        "per vertex. Retexturing blends two colours along the z axis: alpha = (z - z_min) / (z_max - z_min), "
+        "colour = alpha * colour2 + (1 - alpha) * colour1.",
+    )
+    mesh, what = _textured_mesh(ctx)
+    path = ctx.path("textured.gif")
+    save_turntable(mesh, path, n_frames=ctx.n_frames, image_size=ctx.image_size, fps=ctx.fps, elev=15.0, progress=False)
+    sec.add(path, f"Textured: {what}.", "TexturesUV")
+    verts = mesh.verts_packed()
+    z = verts[:, 2]
+    alpha = ((z - z.min()) / (z.max() - z.min()).clamp_min(1e-12))[:, None]
+    c1 = torch.tensor([0.0, 0.0, 1.0], device=verts.device)
+    c2 = torch.tensor([1.0, 0.0, 0.0], device=verts.device)
+    retextured = mesh.clone()
+    retextured.textures = TexturesVertex([alpha * c2 + (1 - alpha) * c1])
+    path = ctx.path("retextured.gif")
+    save_turntable(retextured, path, n_frames=ctx.n_frames, image_size=ctx.image_size, fps=ctx.fps, elev=15.0, progress=False)
+    sec.add(path, "Retextured: blue at the back (z min) to red at the front (z max), a TexturesVertex.", "Gradient along z")
+    return sec
+
+
+def section_camera_moves(ctx: TourContext) -> Section:
+    import imageio.v3 as iio
+
+    from inverse3d.renderer import look_at_view_transform
+    from inverse3d.viz.turntable import render_views, save_dolly_zoom
+
+    sec = Section(
+        "Camera moves",
+        "Moving the camera instead of the mesh: a rotation about the object, a sideways translation (T changes, R "
+        "stays), and a dolly zoom, where the field of view widens while the camera moves in so that the subject keeps "
+        "its size and the perspective changes around it.",
+    )
+    mesh, _ = _textured_mesh(ctx)
+    n = ctx.n_frames
+    # Rotation in place: the camera spins about its own viewing axis (roll), R changes, the centre stays.
+    R0, T0 = look_at_view_transform(3.0, 10.0, 0.0, device=ctx.device)
+    from inverse3d.transforms import euler_angles_to_matrix
+
+    angles = torch.linspace(0, 2 * math.pi, n + 1, device=ctx.device)[:-1]
+    roll = euler_angles_to_matrix(torch.stack([torch.zeros_like(angles)] * 2 + [angles], -1), "XYZ")
+    R = R0 @ roll  # row vectors: view = world @ R0 @ roll, a rotation of the image about the optical axis
+    T = (T0[:, None] @ roll).squeeze(1)
+    frames = render_views(mesh, R, T, image_size=ctx.image_size)
+    path = ctx.path("camera_roll.gif")
+    iio.imwrite(path, frames.cpu().numpy(), duration=int(1000 / ctx.fps), loop=0)
+    sec.add(path, "Rolling the camera about its optical axis: R = R0 @ Rz(t), T = T0 @ Rz(t).", "Rotation (roll)")
+    # Translation: slide the camera left and right.
+    shift = torch.sin(torch.linspace(0, 2 * math.pi, n + 1, device=ctx.device)[:-1]) * 0.8
+    T = T0.expand(n, 3).clone()
+    T[:, 0] = shift
+    frames = render_views(mesh, R0.expand(n, 3, 3), T, image_size=ctx.image_size)
+    path = ctx.path("camera_translate.gif")
+    iio.imwrite(path, frames.cpu().numpy(), duration=int(1000 / ctx.fps), loop=0)
+    sec.add(path, "Translating the camera sideways: T_x = 0.8 sin(t), R fixed.", "Translation")
+    path = ctx.path("dolly_zoom.gif")
+    save_dolly_zoom(mesh, path, n_frames=n, image_size=ctx.image_size, fps=ctx.fps, fov_range=(10.0, 100.0), progress=False)
+    sec.add(path, "Dolly zoom: fov from 10 to 100 degrees, distance = half-width / tan(fov / 2).", "Dolly zoom")
+    return sec
+
+
+SECTIONS: list[tuple[str, Callable[[TourContext], Section]]] = [
+    ("triangle", section_triangle),
+    ("cube", section_cube),
+    ("textures", section_textures),
+    ("camera", section_camera_moves),
+]
+
+
+def build_tour(
+    out_dir: Path,
+    image_size: int = 192,
+    n_frames: int = 24,
+    fps: int = 12,
+    mesh_path: Path | None = None,
+    device: str = "cpu",
+    only: list[str] | None = None,
+    quick: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Renders the tour into ``out_dir`` and returns the path of ``index.html``.
+
+    Args:
+        only: names of the sections to build (default: all of ``SECTIONS``).
+        quick: smaller and shorter runs in the sections that train or fit (for tests).
+    """
+    out_dir = Path(out_dir)
+    ctx = TourContext(out_dir, image_size, n_frames, fps, Path(mesh_path) if mesh_path else None, torch.device(device), quick)
+    sections: list[Section] = []
+    failures = 0
+    for name, fn in SECTIONS:
+        if only and name not in only:
+            continue
+        t0 = time.perf_counter()
+        log(f"[tour] {name} ...")
+        try:
+            result = fn(ctx)
+            sections.extend(result if isinstance(result, list) else [result])
+        except Exception as err:  # one broken section must not hide the others
+            failures += 1
+            sections.append(Section(f"{name} (failed)", f"This section failed: {type(err).__name__}: {err}"))
+            log(traceback.format_exc())
+        log(f"[tour] {name} done in {time.perf_counter() - t0:.1f} s")
+    page = write_page(
+        out_dir / "index.html",
+        "inverse3d tour",
+        sections,
+        intro="Everything on this page was rendered by inverse3d in pure PyTorch, from assets its own code makes "
+        "(or the mesh you passed with --mesh).",
+    )
+    if failures:
+        raise RuntimeError(f"{failures} tour section(s) failed; see {page}")
+    return page
