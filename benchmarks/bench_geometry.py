@@ -94,8 +94,18 @@ def _voxelize_trimesh(level: int, res: int):
 
 def cases() -> list[Case]:
     return [
-        Case("marching cubes 128^3 sphere SDF", _mc_ours(128), comparator=("skimage direct", _mc_skimage(128)), repeats=3),
-        Case("cubify 32^3 random (30% occupied)", _cubify_ours(32), comparator=("naive loop", _cubify_naive(32)), repeats=3),
+        Case(
+            "marching cubes 128^3 sphere SDF",
+            _mc_ours(128),
+            comparator=("skimage direct", _mc_skimage(128)),
+            repeats=3,
+        ),
+        Case(
+            "cubify 32^3 random (30% occupied)",
+            _cubify_ours(32),
+            comparator=("naive loop", _cubify_naive(32)),
+            repeats=3,
+        ),
         Case(
             "voxelize 20k-face sphere at 32^3",
             _voxelize_ours(5, 32),
@@ -103,5 +113,11 @@ def cases() -> list[Case]:
             repeats=5,
         ),
         Case("voxelize 20k-face sphere at 128^3", _voxelize_ours(5, 128), repeats=3),
-        Case("cubify 8^3 random (tiny)", _cubify_ours(8), comparator=("naive loop", _cubify_naive(8)), repeats=3, tiny=True),
+        Case(
+            "cubify 8^3 random (tiny)",
+            _cubify_ours(8),
+            comparator=("naive loop", _cubify_naive(8)),
+            repeats=3,
+            tiny=True,
+        ),
     ]

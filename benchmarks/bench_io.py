@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +19,7 @@ def grid_obj(n: int) -> Path:
     if n in _FILES:
         return _FILES[n]
     folder = Path(tempfile.mkdtemp(prefix="inverse3d_bench_io_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = folder / f"grid_{n}.obj"
     u, v = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="xy")
     z = 0.1 * np.sin(6 * u) * np.cos(4 * v)

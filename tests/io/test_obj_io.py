@@ -58,7 +58,8 @@ def test_cow_counts_and_texture(cow_obj):
     assert name == "material_1" and image.shape == (1024, 1024, 3) and image.dtype == torch.float32
     assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
     colors = aux.material_colors["material_1"]
-    assert torch.equal(colors["diffuse_color"], torch.ones(3)) and torch.equal(colors["shininess"], torch.tensor([10.0]))
+    assert torch.equal(colors["diffuse_color"], torch.ones(3))
+    assert torch.equal(colors["shininess"], torch.tensor([10.0]))
 
 
 def test_cow_matches_naive_reference(cow_obj):
@@ -89,9 +90,8 @@ def random_obj(rng: random.Random) -> str:
     for _ in range(rng.randint(20, 40)):
         r = rng.random()
         if r < 0.3 or nv < 3:
-            extra = " 0.5 0.5 0.5" if False else ""
             out.append(f"{rng.choice(['v', '  v', 'v'])} {rng.uniform(-1, 1):.5f}\t{rng.uniform(-1, 1):.5f} "
-                       f"{rng.uniform(-1, 1):.5e}{extra}")
+                       f"{rng.uniform(-1, 1):.5e}")
             nv += 1
         elif r < 0.4:
             out.append(f"vt {rng.random():.4f} {rng.random():.4f}")
@@ -417,3 +417,21 @@ def test_save_obj_rejects_bad_input(tmp_path):
         save_obj(path, torch.rand(3, 3), torch.tensor([[0, 1, 2]]), verts_uvs=torch.rand(3, 2))
     with pytest.raises(ValueError, match="together"):
         save_obj(path, torch.rand(3, 3), torch.tensor([[0, 1, 2]]), normals=torch.rand(3, 3))
+
+
+def test_line_and_point_elements_warn():
+    with pytest.warns(UserWarning, match=r"skipped 2 'l'"):
+        load_obj(io.StringIO(QUAD + "l 1 2\nl 2 3\nf 1 2 3\n"))
+
+
+def test_batch_of_textured_and_plain_meshes(tmp_path):
+    write_png(tmp_path / "t.png", np.full((4, 4, 3), 0.25))
+    write(tmp_path, "t.mtl", "newmtl A\nmap_Kd t.png\n")
+    textured = write(tmp_path, "t.obj", "mtllib t.mtl\nusemtl A\n" + QUAD + "f 1/1 2/2 3/3 4/4\n")
+    plain = write(tmp_path, "p.obj", QUAD + "f 1 2 3\n")
+    assert load_objs_as_meshes([plain]).textures is None  # no material, no colours: as PyTorch3D
+    with pytest.warns(UserWarning, match="one-colour texture map"):
+        batch = load_objs_as_meshes([textured, plain])
+    assert len(batch) == 2 and type(batch.textures).__name__ == "TexturesUV"
+    maps = batch.textures.maps_list()
+    assert maps[0].shape == (4, 4, 3) and torch.allclose(maps[1], torch.tensor(0.5))

@@ -105,3 +105,14 @@ def test_device(device: str) -> None:
 def test_bad_input(vol, kwargs, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         marching_cubes(vol, 0.0, **kwargs)
+
+
+def test_public_names_are_the_functions() -> None:
+    # Importing a submodule named like its function must not shadow the lazily exported function.
+    import importlib
+
+    importlib.import_module("inverse3d.utils.surfaces")
+    import inverse3d.ops as ops
+    import inverse3d.utils as utils
+
+    assert callable(ops.marching_cubes) and callable(ops.cubify) and callable(utils.ico_sphere)

@@ -65,3 +65,13 @@ def test_bad_inputs():
         packed_to_padded(torch.zeros(3, 2), first[None], 2)
     with pytest.raises(ValueError, match="items"):
         padded_to_packed(torch.zeros(3, 2, 2), first, 4)
+
+
+def test_public_name_is_callable_whatever_the_import_order():
+    import importlib
+
+    importlib.import_module("inverse3d.ops.packed_to_padded")  # binds the package attribute to the module
+    from inverse3d.ops import packed_to_padded as fn
+
+    out = fn(torch.ones(3, 2), torch.tensor([0, 1]), 2)
+    assert out.shape == (2, 2, 2)

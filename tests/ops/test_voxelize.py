@@ -18,7 +18,10 @@ def _moved(mesh: Meshes, scale: float, shift=(0.0, 0.0, 0.0)) -> Meshes:
 
 @pytest.mark.parametrize("which", ["sphere", "torus"])
 def test_matches_winding_number(which: str) -> None:
-    mesh = _moved(ico_sphere(2), 0.4, (0.03, -0.05, 0.02)) if which == "sphere" else _moved(torus(0.12, 0.3, 12, 20), 1.0)
+    if which == "sphere":
+        mesh = _moved(ico_sphere(2), 0.4, (0.03, -0.05, 0.02))
+    else:
+        mesh = _moved(torus(0.12, 0.3, 12, 20), 1.0)
     res = 12
     occ = voxelize_meshes(mesh, res)
     pts = grid_points(res).reshape(-1, 3)
@@ -66,7 +69,7 @@ def test_small_chunks_give_the_same_grid(monkeypatch: pytest.MonkeyPatch) -> Non
 
     mesh = _moved(ico_sphere(2), 0.45)
     full = voxelize_meshes(mesh, 16)
-    monkeypatch.setattr(vox, "_MAX_PAIRS", 7)
+    monkeypatch.setattr(vox, "_MAX_PAIRS", 40)
     assert torch.equal(voxelize_meshes(mesh, 16), full)
 
 

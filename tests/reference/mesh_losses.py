@@ -1,4 +1,4 @@
-"""Naive mesh regularisers: Python loops over meshes, faces, edges and vertices."""
+"""Naive mesh regularisers (Python loops over meshes, faces, edges and vertices) and small test meshes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import itertools
 import math
 
 import torch
+
+from inverse3d.utils import ico_sphere
 
 
 def _edges(faces: torch.Tensor) -> list[tuple[int, int]]:
@@ -88,3 +90,43 @@ def mesh_normal_consistency_naive(verts_list, faces_list):
                 terms.append(1 - torch.cosine_similarity(n0, n1, dim=0))
         total = total + sum(terms) / len(terms)
     return total / len(verts_list)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Small meshes shared by the regulariser tests
+
+CUBE_VERTS = torch.tensor(
+    [[-1, -1, -1], [1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1]],
+    dtype=torch.float64,
+)
+CUBE_FACES = torch.tensor(
+    [[0, 2, 1], [0, 3, 2], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4],
+     [2, 3, 7], [2, 7, 6], [1, 2, 6], [1, 6, 5], [0, 4, 7], [0, 7, 3]]
+)
+
+
+def grid(n: int = 4, flip_some: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """A flat n x n grid in the plane z = 0.3, triangulated, some faces wound the other way."""
+    ys, xs = torch.meshgrid(torch.arange(n + 1.0), torch.arange(n + 1.0), indexing="ij")
+    verts = torch.stack([xs.flatten(), ys.flatten(), torch.full(((n + 1) ** 2,), 0.3)], 1).double()
+    faces = []
+    for r in range(n):
+        for c in range(n):
+            a, b, d, e = r * (n + 1) + c, r * (n + 1) + c + 1, (r + 1) * (n + 1) + c, (r + 1) * (n + 1) + c + 1
+            faces += [[a, b, e], [a, e, d] if not (flip_some and (r + c) % 2) else [a, d, e]]
+    return verts, torch.tensor(faces)
+
+
+def random_batch(seed: int = 0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """A perturbed ico sphere, a perturbed cube and a bumpy grid (float64 lists)."""
+    gen = torch.Generator().manual_seed(seed)
+    sphere = ico_sphere(1)
+    sv = sphere.verts_packed().double()
+    gv, gf = grid(3)
+    verts = [
+        sv + 0.05 * torch.randn(sv.shape, generator=gen, dtype=torch.float64),
+        CUBE_VERTS + 0.1 * torch.randn(CUBE_VERTS.shape, generator=gen, dtype=torch.float64),
+        gv + 0.2 * torch.randn(gv.shape, generator=gen, dtype=torch.float64),
+    ]
+    faces = [sphere.faces_packed(), CUBE_FACES, gf]
+    return verts, faces

@@ -233,3 +233,19 @@ def test_points_behind_or_on_the_camera_plane_cover_nothing():
         Pointclouds(points=[pts])
     )
     assert set(frag.idx.unique().tolist()) == {-1, 3}
+
+
+def test_transform_keeps_view_depth_for_every_camera_kind():
+    from inverse3d.renderer import FoVOrthographicCameras, PerspectiveCameras
+
+    R, T = look_at_view_transform(2.0, 20.0, 40.0)
+    pts = torch.rand(1, 30, 3) - 0.5
+    for cams in (
+        FoVPerspectiveCameras(R=R, T=T),
+        FoVOrthographicCameras(R=R, T=T),
+        PerspectiveCameras(R=R, T=T, focal_length=((100.0, 100.0),), principal_point=((40.0, 30.0),),
+                           in_ndc=False, image_size=((60, 80),)),
+    ):
+        proj = PointsRasterizer(cams).transform(Pointclouds(points=list(pts))).points_padded()
+        torch.testing.assert_close(proj[..., :2], cams.transform_points_ndc(pts)[..., :2])
+        torch.testing.assert_close(proj[..., 2], cams.get_world_to_view_transform().transform_points(pts)[..., 2])

@@ -350,6 +350,9 @@ def test_indexing():
     with pytest.raises(ValueError):
         mesh.get_mesh_verts_faces(4)
     assert len([m for m in mesh]) == 4
+    import numpy as np
+
+    check_views(mesh[np.int64(3)], [verts[3]], [faces[3]])
 
 
 def test_extend():
@@ -469,7 +472,8 @@ def test_textures_travel_with_meshes():
     mesh = Meshes(verts, faces, textures=tex)
     assert tex._num_verts_per_mesh == [5, 8, 0, 4] and tex._num_faces_per_mesh == [4, 10, 0, 2]
     assert tex.valid.tolist() == [True, True, False, True]
-    assert mesh[1].textures.tag == ("t", "index", 1)
+    assert mesh[1].textures.tag == ("t", "index", 1) and mesh[-1].textures.tag == ("t", "index", 3)
+    assert mesh[[-1]].textures.tag == ("t", "index", [3])
     assert mesh[[0, 3]].textures._num_verts_per_mesh == [5, 4]
     assert mesh.extend(2).textures.tag == ("t", "extend", 2)
     assert mesh.clone().textures.tag == ("t", "clone")
@@ -485,6 +489,9 @@ def test_textures_travel_with_meshes():
         join_meshes_as_batch([mesh, Meshes(verts[:1], faces[:1])])
     with pytest.raises(ValueError, match="textures"):
         Meshes(verts, faces, textures=torch.zeros(3))
+    plain = Meshes(verts, faces)
+    plain.textures = FakeTextures("late")  # assigning later also tells the textures the sizes
+    assert plain.textures._num_faces_per_mesh == [4, 10, 0, 2]
 
 
 def test_textures_vertex_travel_with_meshes():

@@ -92,6 +92,19 @@ def test_bounding_boxes_offset_scale():
         clouds.offset(torch.zeros(2, 3))
 
 
+def test_inside_box():
+    points, normals, features = hetero_clouds()
+    clouds = Pointclouds(points)
+    box = torch.tensor([[-0.5, -0.5, -0.5], [1.0, 1.0, 1.0]])
+    want = torch.cat([((p >= box[0]) & (p <= box[1])).all(1) for p in points])
+    assert torch.equal(clouds.inside_box(box), want)
+    boxes = torch.stack([box, box, box * 2, box])
+    want = torch.cat([((p >= b[0]) & (p <= b[1])).all(1) for p, b in zip(points, boxes)])
+    assert torch.equal(clouds.inside_box(boxes), want)
+    with pytest.raises(ValueError):
+        clouds.inside_box(box.flip(0))
+
+
 def test_update_padded():
     points, normals, features = hetero_clouds()
     clouds = Pointclouds(points, normals=normals, features=features)

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from conftest import DEVICES
 
+from inverse3d.ops.voxel_grid import grid_points, index_to_world
 from inverse3d.structures import Volumes
-from inverse3d.structures.volumes import voxel_centers, voxel_grid_to_world, world_to_voxel_grid
 
 
 def test_pytorch3d_documented_example():
@@ -67,22 +67,24 @@ def test_heterogeneous_list_input():
 
 
 def test_occupancy_grid_convention():
-    grid = torch.rand(2, 4, 3, 5)  # (N, D, H, W) over [-0.5, 0.5]^3
+    grid = torch.rand(2, 4, 3, 5)  # (N, D, H, W) over [-0.5, 0.5]^3, the project's convention
     vol = Volumes.from_occupancy_grid(grid)
-    centres = voxel_centers((4, 3, 5))
+    centres = grid_points((4, 3, 5))  # the one index-to-world mapping (ops.voxel_grid)
     torch.testing.assert_close(vol.get_coord_grid()[1], centres)
     torch.testing.assert_close(centres[0, 0, 0], torch.tensor([-0.5 + 0.1, -0.5 + 1 / 6, -0.5 + 0.125]))
-    torch.testing.assert_close(centres[-1, -1, -1], -centres[0, 0, 0])
-    # index <-> world round trip, continuous indices, and the cube faces at -0.5 / size - 0.5
-    index = torch.rand(10, 3) * torch.tensor([4.0, 3.0, 5.0]) - 0.5
-    torch.testing.assert_close(world_to_voxel_grid(voxel_grid_to_world(index, (4, 3, 5)), (4, 3, 5)), index)
-    corner = voxel_grid_to_world(torch.tensor([-0.5, -0.5, -0.5]), (4, 3, 5), extent=2.0)
-    torch.testing.assert_close(corner, torch.tensor([-1.0, -1.0, -1.0]))
     # sampling the volume at the world centre of a voxel gives that voxel's value
     local = vol.world_to_local_coords(centres[None].expand(2, 4, 3, 5, 3))
     sampled = F.grid_sample(vol.densities(), local, align_corners=True)
     torch.testing.assert_close(sampled[:, 0], grid)
+    # the cube's faces sit at local -1 - 1/(n-1) ... in world at -0.5 and 0.5
+    face = index_to_world(torch.tensor([[-0.5, -0.5, -0.5]]), (4, 3, 5))
+    torch.testing.assert_close(face, torch.full((1, 3), -0.5))
     assert torch.equal(Volumes.from_occupancy_grid(grid[:, None]).densities(), grid[:, None])
+    # another box
+    box = ((0.0, 0.0, 0.0), (1.0, 2.0, 3.0))
+    vol = Volumes.from_occupancy_grid(grid, bounds=box)
+    torch.testing.assert_close(vol.get_coord_grid()[0], grid_points((4, 3, 5), bounds=box))
+    torch.testing.assert_close(Volumes.from_occupancy_grid(grid, extent=2.0).get_coord_grid()[0], 2 * centres)
 
 
 def test_single_voxel_axis_gives_no_nan():

@@ -33,7 +33,9 @@ def test_closed_genus_zero(level: int) -> None:
 
 def test_level0_matches_pytorch3d_vertices() -> None:
     # PyTorch3D's level-0 vertices (4 decimals) in its order.
-    expected = torch.tensor([[-0.5257, 0.8507, 0.0], [0.5257, 0.8507, 0.0], [0.0, -0.5257, 0.8507], [-0.8507, 0.0, 0.5257]])
+    expected = torch.tensor(
+        [[-0.5257, 0.8507, 0.0], [0.5257, 0.8507, 0.0], [0.0, -0.5257, 0.8507], [-0.8507, 0.0, 0.5257]]
+    )
     verts = ico_sphere(0).verts_packed()
     torch.testing.assert_close(verts[[0, 1, 4, 11]], expected, atol=1e-4, rtol=0)
 

@@ -99,7 +99,8 @@ def test_plane_faces_the_asked_side(normal: str) -> None:
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_devices(device: str) -> None:
-    for mesh in (cube(device=device), tetrahedron(device=device), torus(device=device), uv_sphere(device=device), plane(device=device)):
+    for make in (cube, tetrahedron, torus, uv_sphere, plane):
+        mesh = make(device=device)
         assert mesh.verts_packed().device.type == device and mesh.faces_packed().device.type == device
 
 

@@ -59,7 +59,8 @@ def test_uv_features_and_custom_ranges() -> None:
     torch.testing.assert_close(p[:, 1], torch.tensor([2.0, 4.0, 2.0, 4.0, 2.0, 4.0]))
     feats = cloud.features_packed()
     torch.testing.assert_close(feats[:, 0], torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0]))
-    assert sample_parametric_surface(lambda u, v: torch.stack([u, v, u], -1), 4, features=None).features_packed() is None
+    plain = sample_parametric_surface(lambda u, v: torch.stack([u, v, u], -1), 4, features=None)
+    assert plain.features_packed() is None
 
 
 @pytest.mark.parametrize("grid", [20, 30])

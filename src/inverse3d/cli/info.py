@@ -20,21 +20,9 @@ class Args:
     """Print machine-readable JSON instead of a table."""
 
 
-def format_info(info: dict) -> str:
-    """Aligned ``key: value`` lines of :func:`inverse3d.io.describe_file`'s dictionary."""
-    width = max(len(k) for k in info)
-    lines = []
-    for key, value in info.items():
-        if isinstance(value, float):
-            value = f"{value:.6g}"
-        elif isinstance(value, (list, tuple)):
-            value = "[" + ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value) + "]"
-        lines.append(f"{key:<{width}}  {value}")
-    return "\n".join(lines)
-
-
 def run(args: Args) -> None:
     from inverse3d.io import describe_file
+    from inverse3d.io.mesh_io import format_description
 
     info = describe_file(args.path)
-    print(json.dumps(info, indent=2, default=str) if args.json else format_info(info))
+    print(json.dumps(info, indent=2, default=str) if args.json else format_description(info))

@@ -252,7 +252,8 @@ def load_rgbd(
     if image.shape[:2] != depth.shape:
         raise MeshFileError(
             os.fspath(depth_path),
-            f"depth is {tuple(depth.shape)} (H, W) but the colour image {os.fspath(color_path)} is {tuple(image.shape[:2])}",
+            f"depth is {tuple(depth.shape)} (H, W) but the colour image {os.fspath(color_path)} "
+            f"is {tuple(image.shape[:2])}",
         )
     mask = torch.isfinite(depth) & (depth > 0)
     if max_depth is not None:
@@ -263,7 +264,8 @@ def load_rgbd(
         K, size = read_intrinsics(intrinsics)
         if size is not None and size != tuple(depth.shape):
             where = os.fspath(intrinsics) if isinstance(intrinsics, (str, os.PathLike)) else "intrinsics"
-            raise MeshFileError(where, f"are for images of (H, W) = {size}, but {os.fspath(depth_path)} is {tuple(depth.shape)}")
+            problem = f"are for images of (H, W) = {size}, but {os.fspath(depth_path)} is {tuple(depth.shape)}"
+            raise MeshFileError(where, problem)
         camera = cameras_from_intrinsics(K, tuple(depth.shape), extrinsics=extrinsics, device=device)
         K = K.to(device) if device is not None else K
     if device is not None:

@@ -111,7 +111,8 @@ def cubify(
     dtype = voxels.dtype if voxels.is_floating_point() else torch.float32
     if feats is not None:
         if feats.dim() != 5 or feats.shape[0] != N or tuple(feats.shape[2:]) != (D, H, W):
-            raise ValueError(f"cubify: feats must have shape (N, K, D, H, W) = ({N}, K, {D}, {H}, {W}), got {tuple(feats.shape)}")
+            expected = f"(N, K, D, H, W) = ({N}, K, {D}, {H}, {W})"
+            raise ValueError(f"cubify: feats must have shape {expected}, got {tuple(feats.shape)}")
         feats = feats.to(device)
     if N == 0:
         return Meshes(verts=[], faces=[])

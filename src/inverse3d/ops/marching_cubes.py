@@ -19,8 +19,8 @@ def marching_cubes(
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The isosurface ``value == isolevel`` of each grid of a batch (PyTorch3D's ``marching_cubes``, plus world units).
 
-    Runs scikit-image's Lewiner marching cubes on each grid in turn (on the CPU: the grid is copied there and
-    the mesh copied back to the grid's device). Not differentiable.
+    Runs scikit-image's Lewiner marching cubes on each grid in turn (on the CPU, in float32: the grid is copied
+    there and the mesh copied back to the grid's device and dtype). Not differentiable.
 
     Axis order: ``vol_batch[n, d, h, w]`` is the sample at ``x`` from ``w``, ``y`` from ``h``, ``z`` from ``d``
     (``inverse3d.ops.voxel_grid``, as cubify and voxelize_meshes). Output vertices are ``(x, y, z)`` in:
@@ -52,7 +52,8 @@ def marching_cubes(
     if vol_batch.dim() == 3:
         vol_batch = vol_batch[None]
     if vol_batch.dim() != 4 or min(vol_batch.shape[1:]) < 2:
-        raise ValueError(f"marching_cubes: vol_batch must be (N, D, H, W) with D, H, W >= 2, got {tuple(vol_batch.shape)}")
+        shape = tuple(vol_batch.shape)
+        raise ValueError(f"marching_cubes: vol_batch must be (N, D, H, W) with D, H, W >= 2, got {shape}")
     if inside not in ("below", "above"):
         raise ValueError(f"marching_cubes: inside must be 'below' or 'above', got {inside!r}")
     if align not in ("cells", "nodes"):

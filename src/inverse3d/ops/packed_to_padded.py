@@ -8,6 +8,7 @@ with indices computed by ``searchsorted``, with no loop over the batch, and diff
 
 from __future__ import annotations
 
+
 import torch
 
 __all__ = ["packed_to_padded", "padded_to_packed"]
@@ -90,3 +91,4 @@ def padded_to_packed(inputs: torch.Tensor, first_idxs: torch.Tensor, num_inputs:
     gathered = flat.index_select(0, source) if flat.shape[0] > 0 else flat.new_zeros((num_inputs, dim))
     out = torch.where(keep[:, None], gathered, torch.zeros_like(gathered))
     return out if inputs.ndim == 3 else out[:, 0]
+

@@ -94,9 +94,11 @@ def voxelize_meshes(
     doubled_area = (xy[:, 1, 0] - xy[:, 0, 0]) * (xy[:, 2, 1] - xy[:, 0, 1]) - (xy[:, 1, 1] - xy[:, 0, 1]) * (
         xy[:, 2, 0] - xy[:, 0, 0]
     )
-    # Columns (w, h) under each face's bounding box (one extra on each side: the exact test decides).
-    lo_wh = torch.floor((xy.amin(dim=1) - first[:2]) / step[:2]).long().clamp(0, None)  # (F, 2)
-    hi_wh = torch.ceil((xy.amax(dim=1) - first[:2]) / step[:2]).long()
+    # Columns (w, h) under each face's bounding box, widened by a hair so that columns exactly on its border
+    # (where the tie rule decides) are never lost to rounding; the exact test below does the rest.
+    slack = 1e-4
+    lo_wh = torch.ceil((xy.amin(dim=1) - first[:2]) / step[:2] - slack).long().clamp(0, None)  # (F, 2)
+    hi_wh = torch.floor((xy.amax(dim=1) - first[:2]) / step[:2] + slack).long()
     hi_wh = torch.minimum(hi_wh, torch.tensor([W - 1, H - 1], device=device))
     span = (hi_wh - lo_wh + 1).clamp(min=0)  # (F, 2)
     counts = span[:, 0] * span[:, 1]

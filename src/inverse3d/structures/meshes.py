@@ -25,6 +25,7 @@ Textures are duck-typed like PyTorch3D's ``TexturesBase`` (``inverse3d.renderer.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import torch
@@ -99,7 +100,8 @@ class Meshes:
         """
         self._reset_state()
         if isinstance(verts, (list, tuple)) and isinstance(faces, (list, tuple)):
-            verts_list, faces_list = _check_lists(list(verts), list(faces))
+            with torch.no_grad():  # checks only: keep them out of the autograd graph
+                verts_list, faces_list = _check_lists(list(verts), list(faces))
             num_verts = [v.shape[0] for v in verts_list]
             num_faces = [f.shape[0] for f in faces_list]
             device = verts_list[0].device if verts_list else torch.device("cpu")
@@ -107,7 +109,8 @@ class Meshes:
             self._set_counts(num_verts, num_faces, device, dtype)
             self._verts_list, self._faces_list = verts_list, faces_list
         elif torch.is_tensor(verts) and torch.is_tensor(faces):
-            num_faces = _check_padded(verts, faces)
+            with torch.no_grad():
+                num_faces = _check_padded(verts, faces)
             self._set_counts([verts.shape[1]] * verts.shape[0], num_faces, verts.device, verts.dtype)
             self._verts_padded, self._faces_padded = verts, faces.to(torch.int64)
         else:
@@ -192,10 +195,7 @@ class Meshes:
             raise ValueError(
                 f"Meshes: textures do not match the meshes (N={self._N}, max verts={self._V}, max faces={self._F})"
             )
-        textures._num_faces_per_mesh = list(self._num_faces_list)
-        textures._num_verts_per_mesh = list(self._num_verts_list)
-        textures.valid = self.valid
-        self.textures = textures
+        self.textures = textures  # the setter tells the textures the per-mesh sizes
 
     def _set_verts_normals(self, verts_normals: Sequence[torch.Tensor] | torch.Tensor) -> None:
         if isinstance(verts_normals, (list, tuple)):
@@ -224,6 +224,22 @@ class Meshes:
             raise ValueError(f"Meshes: verts_normals are on {packed.device} but the vertices are on {self.device}")
         self._verts_normals_packed = packed
         self._verts_normals_given = True
+
+    @property
+    def textures(self) -> Any:
+        """The texture object of the batch, or None. Assigning one tells it the per-mesh sizes."""
+        return self._textures
+
+    @textures.setter
+    def textures(self, textures: Any) -> None:
+        self._textures = textures
+        if textures is not None:
+            try:
+                textures._num_faces_per_mesh = list(self._num_faces_list)
+                textures._num_verts_per_mesh = list(self._num_verts_list)
+                textures.valid = self.valid
+            except AttributeError:  # an object that does not take attributes: use it as it is
+                pass
 
     # ------------------------------------------------------------------------------------------
     # basic properties
@@ -630,17 +646,16 @@ class Meshes:
         """
         if isinstance(index, bool):
             raise IndexError(index)
+        if not torch.is_tensor(index) and hasattr(index, "__index__"):  # numpy integers
+            index = operator.index(index)
         if isinstance(index, int):
             if not -self._N <= index < self._N:
                 raise IndexError(f"Meshes index {index} out of range for {self._N} meshes")
             ids = [index % self._N]
-            tex_index: Any = index
         elif isinstance(index, slice):
             ids = list(range(self._N))[index]
-            tex_index = index
         elif isinstance(index, (list, tuple)):
             ids = [int(i) for i in index]
-            tex_index = list(ids)
         elif torch.is_tensor(index):
             if index.ndim != 1 or index.is_floating_point() or index.is_complex():
                 raise IndexError(f"Meshes: a tensor index must be 1-D bool or integer, got {index.dtype} {tuple(index.shape)}")
@@ -649,12 +664,13 @@ class Meshes:
                     raise IndexError(f"Meshes: bool index has {index.shape[0]} entries for {self._N} meshes")
                 index = index.nonzero().reshape(-1)
             ids = [int(i) for i in index.tolist()]
-            tex_index = list(ids)
         else:
             raise IndexError(index)
         if any(not -self._N <= i < self._N for i in ids):
             raise IndexError(f"Meshes index {ids} out of range for {self._N} meshes")
-        ids = [i % self._N if self._N else i for i in ids]
+        ids = [i % self._N for i in ids]
+        # textures get an int for an int (PyTorch3D's convention), a slice for a slice, else a list
+        tex_index: Any = ids[0] if isinstance(index, int) else index if isinstance(index, slice) else list(ids)
         verts_list, faces_list = self.verts_list(), self.faces_list()
         textures = None if self.textures is None else self.textures[tex_index]
         new = type(self)._from_views(

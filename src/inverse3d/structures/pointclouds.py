@@ -17,6 +17,7 @@ and cached; empty clouds are allowed anywhere in a batch.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import torch
@@ -336,6 +337,22 @@ class Pointclouds:
         """(N, 3, 2): [i, j] = (min, max) of cloud i along axis j; zeros for an empty cloud."""
         return _bounding_boxes(self.points_padded(), self._num_points_per_cloud)
 
+    def inside_box(self, box: torch.Tensor) -> torch.Tensor:
+        """(sum P_i,) bool: whether each packed point lies in its cloud's box (borders included).
+
+        Args:
+            box: (2, 3) ``[min_xyz, max_xyz]`` for all clouds, or (N, 2, 3) one per cloud.
+        """
+        if box.ndim == 2:
+            box = box[None].expand(self._N, 2, 3)
+        if box.shape != (self._N, 2, 3):
+            raise ValueError(f"Pointclouds.inside_box: box has shape {tuple(box.shape)}, expected (2, 3) or ({self._N}, 2, 3)")
+        if bool((box[:, 0] > box[:, 1]).any()):
+            raise ValueError("Pointclouds.inside_box: box minima must not exceed maxima")
+        per_point = box.to(self.device)[self.packed_to_cloud_idx()]  # (P, 2, 3)
+        points = self.points_packed()
+        return ((points >= per_point[:, 0]) & (points <= per_point[:, 1])).all(dim=1)
+
     # ------------------------------------------------------------------------------------------
     # moving points
 
@@ -517,6 +534,8 @@ def _select(index: Any, n: int, what: str) -> list[int]:
     """Item ids (in [0, n)) chosen by an int, slice, list of ints or 1-D bool / integer tensor."""
     if isinstance(index, bool):
         raise IndexError(index)
+    if not torch.is_tensor(index) and hasattr(index, "__index__"):  # numpy integers
+        index = operator.index(index)
     if isinstance(index, int):
         ids = [index]
     elif isinstance(index, slice):

@@ -1,21 +1,4 @@
-"""``Volumes``: batches of voxel grids with densities, features and a grid-to-world mapping (PyTorch3D semantics),
-and the project's voxel-grid convention (CONVENTIONS.md) written in one place.
-
-Voxel-grid convention of inverse3d
-----------------------------------
-A voxel grid is a tensor (N, D, H, W) of occupancies or logits covering the cube [-e/2, e/2]^3 with
-e = ``extent`` (default 1: the cube [-0.5, 0.5]^3, ShapeNet's normalisation). Index (d, h, w) is the
-cell whose centre is::
-
-    x = (w + 0.5) * e / W - e / 2        # W <-> x
-    y = (h + 0.5) * e / H - e / 2        # H <-> y
-    z = (d + 0.5) * e / D - e / 2        # D <-> z
-
-i.e. the last tensor axis runs along +X, as in ``torch.nn.functional.grid_sample`` and PyTorch3D's
-``Volumes`` and ``cubify``. :func:`voxel_grid_to_world` and :func:`world_to_voxel_grid` are that mapping
-(with continuous indices) and its inverse; :meth:`Volumes.from_occupancy_grid` builds a ``Volumes``
-whose ``get_coord_grid()`` returns exactly those centres. Every module that converts between voxel
-indices and world points uses these functions.
+"""``Volumes``: batches of voxel grids with densities, features and a grid-to-world mapping (PyTorch3D semantics).
 
 ``Volumes`` coordinates (as in PyTorch3D)
 -----------------------------------------
@@ -26,6 +9,15 @@ Local coordinates put the centres of the corner voxels at -1 and +1 along each a
     x_world = x_local * (volume_size_xyz - 1) * 0.5 * voxel_size - volume_translation
 
 with ``volume_size_xyz = (W, H, D)``, for both values of ``align_corners`` (PyTorch3D does the same).
+
+The project's voxel grids (CONVENTIONS.md)
+------------------------------------------
+inverse3d's voxel grids are (N, D, H, W) occupancies over [-0.5, 0.5]^3, cell-centred, W <-> x, H <-> y,
+D <-> z; the index-to-world mapping is written once, in :mod:`inverse3d.ops.voxel_grid`
+(``index_to_world`` / ``world_to_index`` / ``grid_points`` with ``align="cells"``).
+:meth:`Volumes.from_occupancy_grid` builds the ``Volumes`` whose voxel centres ``get_coord_grid()`` are
+exactly ``grid_points(..., align="cells")``: voxel size = box size / grid size, centre = box centre,
+``align_corners=True``.
 """
 
 from __future__ import annotations
@@ -37,74 +29,7 @@ import torch
 
 from inverse3d.structures import utils as struct_utils
 
-__all__ = ["Volumes", "voxel_grid_to_world", "world_to_voxel_grid", "voxel_centers"]
-
-VOXEL_GRID_EXTENT = 1.0  # side of the cube a voxel grid covers by default: [-0.5, 0.5]^3
-
-
-# ----------------------------------------------------------------------------------------------
-# the voxel-grid convention (index <-> world), in one place
-
-
-def _sizes_xyz(grid_size: Sequence[int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    if len(grid_size) != 3:
-        raise ValueError(f"grid_size must be (D, H, W), got {tuple(grid_size)}")
-    d, h, w = (int(s) for s in grid_size)
-    if min(d, h, w) <= 0:
-        raise ValueError(f"grid_size must be positive, got {(d, h, w)}")
-    return torch.tensor([w, h, d], device=device, dtype=dtype)
-
-
-def voxel_grid_to_world(index_dhw: torch.Tensor, grid_size: Sequence[int], extent: float = VOXEL_GRID_EXTENT) -> torch.Tensor:
-    """World points of (continuous) voxel indices of a grid covering [-extent/2, extent/2]^3.
-
-    Args:
-        index_dhw: (..., 3) float voxel indices in (d, h, w) order; integer values are cell centres,
-            -0.5 and size - 0.5 are the faces of the cube.
-        grid_size: (D, H, W).
-        extent: side of the cube.
-
-    Returns:
-        (..., 3) world points (x, y, z).
-    """
-    if index_dhw.shape[-1] != 3:
-        raise ValueError(f"voxel_grid_to_world: index_dhw must be (..., 3), got {tuple(index_dhw.shape)}")
-    dtype = index_dhw.dtype if index_dhw.is_floating_point() else torch.get_default_dtype()
-    sizes = _sizes_xyz(grid_size, index_dhw.device, dtype)  # (3,) (W, H, D)
-    index_whd = index_dhw.flip(-1).to(dtype)
-    return (index_whd + 0.5) * (extent / sizes) - 0.5 * extent
-
-
-def world_to_voxel_grid(points: torch.Tensor, grid_size: Sequence[int], extent: float = VOXEL_GRID_EXTENT) -> torch.Tensor:
-    """Continuous voxel indices (d, h, w) of world points; the inverse of :func:`voxel_grid_to_world`.
-
-    Args:
-        points: (..., 3) float world points (x, y, z).
-        grid_size: (D, H, W).
-        extent: side of the cube the grid covers.
-
-    Returns:
-        (..., 3) float indices (d, h, w); ``round()`` gives the cell containing the point, values
-        outside [-0.5, size - 0.5] are outside the grid.
-    """
-    if points.shape[-1] != 3:
-        raise ValueError(f"world_to_voxel_grid: points must be (..., 3), got {tuple(points.shape)}")
-    sizes = _sizes_xyz(grid_size, points.device, points.dtype)
-    index_whd = (points + 0.5 * extent) * (sizes / extent) - 0.5
-    return index_whd.flip(-1)
-
-
-def voxel_centers(
-    grid_size: Sequence[int],
-    extent: float = VOXEL_GRID_EXTENT,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """(D, H, W, 3) world centres (x, y, z) of all cells of a grid covering [-extent/2, extent/2]^3."""
-    d, h, w = (int(s) for s in grid_size)
-    axes = [torch.arange(n, device=device, dtype=dtype) for n in (d, h, w)]
-    index = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (D, H, W, 3) in (d, h, w) order
-    return voxel_grid_to_world(index, (d, h, w), extent)
+__all__ = ["Volumes"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,24 +90,35 @@ class Volumes:
     def from_occupancy_grid(
         cls,
         grid: torch.Tensor,
-        extent: float = VOXEL_GRID_EXTENT,
+        extent: float = 1.0,
         features: torch.Tensor | None = None,
+        bounds: Any = None,
     ) -> "Volumes":
-        """Volumes for voxel grids in the project's convention (module docstring): the grid covers
-        [-extent/2, extent/2]^3 and ``get_coord_grid()`` gives :func:`voxel_centers`.
+        """Volumes for voxel grids in the project's convention (module docstring): the grid's cells tile
+        the box, and ``get_coord_grid()`` equals ``inverse3d.ops.voxel_grid.grid_points(..., align="cells")``.
 
         Args:
             grid: (N, D, H, W) occupancies / logits, or (N, C, D, H, W).
-            extent: side of the cube.
+            extent: side of the cube [-extent/2, extent/2]^3 the grid covers (default: [-0.5, 0.5]^3).
             features: optional (N, C_f, D, H, W).
+            bounds: instead of ``extent``, the box as ``(lo, hi)`` or ``(lo_xyz, hi_xyz)``
+                (see ``inverse3d.ops.voxel_grid.bounds_tensor``).
         """
         if not torch.is_tensor(grid) or grid.ndim not in (4, 5):
             shape = tuple(grid.shape) if torch.is_tensor(grid) else type(grid).__name__
             raise ValueError(f"Volumes.from_occupancy_grid: grid must be (N, D, H, W) or (N, C, D, H, W), got {shape}")
         densities = grid[:, None] if grid.ndim == 4 else grid
+        dtype = densities.dtype if densities.is_floating_point() else torch.float32
+        if bounds is None:
+            bounds = (-0.5 * extent, 0.5 * extent)
+        from inverse3d.ops.voxel_grid import bounds_tensor
+
+        box = bounds_tensor(bounds, device=densities.device, dtype=dtype)  # (2, 3) [[lo_xyz], [hi_xyz]]
         d, h, w = densities.shape[2:]
-        voxel_size = tuple(extent / s for s in (w, h, d))  # world size of a cell along x, y, z
-        return cls(densities, features=features, voxel_size=voxel_size, align_corners=True)
+        sizes_xyz = torch.tensor([w, h, d], device=densities.device, dtype=dtype)
+        voxel_size = (box[1] - box[0]) / sizes_xyz  # (3,) world size of a cell along x, y, z
+        centre = 0.5 * (box[0] + box[1])
+        return cls(densities, features=features, voxel_size=voxel_size, volume_translation=-centre, align_corners=True)
 
     # ------------------------------------------------------------------------------------------
     # data

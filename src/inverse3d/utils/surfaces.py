@@ -12,7 +12,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from inverse3d.ops.marching_cubes import marching_cubes
+# Through the package, not ``inverse3d.ops.marching_cubes``: importing that submodule directly would bind the
+# package attribute ``marching_cubes`` to the module instead of the function.
+from inverse3d.ops import marching_cubes
 from inverse3d.ops.voxel_grid import Bounds, grid_points
 from inverse3d.structures import Meshes, Pointclouds
 
@@ -121,7 +123,11 @@ def parametric_sphere(
 
     def sphere(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return torch.stack(
-            [cx + radius * torch.sin(v) * torch.cos(u), cy + radius * torch.cos(v), cz + radius * torch.sin(v) * torch.sin(u)],
+            [
+                cx + radius * torch.sin(v) * torch.cos(u),
+                cy + radius * torch.cos(v),
+                cz + radius * torch.sin(v) * torch.sin(u),
+            ],
             dim=-1,
         )
 

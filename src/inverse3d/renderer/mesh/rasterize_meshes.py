@@ -31,6 +31,7 @@ kEpsilon = 1e-8
 _EDGE_EPS = 1e-20
 # (pixel, face) candidate pairs evaluated at once; bounds the search's working memory (~200 bytes a pair).
 _PAIR_BUDGET = 1 << 20
+_NO_KEY = torch.iinfo(torch.int64).max
 
 
 def _parse_image_size(image_size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -256,7 +257,9 @@ class _FaceGeometry:
         active: (F,) bool, faces that may cover pixels.
         clipped_idx: (Fc,) long, faces crossing the near plane (drawn as their visible polygon).
         poly: (F, Pv, 2) NDC polygon of each face (Pv = 3, or 4 when some face is clipped; triangles repeat a vertex).
-        edge_forms: (F, Pv, 3) coefficients (a, b, c) of a*x + b*y + c, >= 0 inside each polygon edge.
+        segments: (F, Pv, 5) the polygon's edges for :func:`_segments_dist2`.
+        edge_forms: (F, Pv, 3) coefficients (a, b, c) of a*x + b*y + c, the signed distance to each polygon edge's
+            line (positive inside).
         depth_form: (F, 3) coefficients of the depth plane: 1 / z for perspective, z otherwise.
     """
 
@@ -300,14 +303,18 @@ class _FaceGeometry:
             active &= ~back
         self.active = active
         self.poly = poly
+        self.segments = _segment_table(poly)  # (F, Pv, 5)
 
         # Edge functions of the polygon: e(p) = (p, 1) . ((P_i, 1) x (P_i+1, 1)), sign-normalised to be >= 0 inside.
         a, b = poly, poly.roll(-1, dims=1)
         ex = a[..., 1] - b[..., 1]
         ey = b[..., 0] - a[..., 0]
         ec = a[..., 0] * b[..., 1] - b[..., 0] * a[..., 1]
-        sign = torch.where(poly_area < 0, -1.0, 1.0).to(fv.dtype)[:, None]
-        self.edge_forms = torch.stack([ex, ey, ec], dim=-1) * sign[..., None]  # (F, Pv, 3)
+        # Divided by the edge length, a form is the signed distance to the edge's line (a zero-length edge gives 0);
+        # two faces sharing an edge get exactly opposite values, so no pixel falls through the crack between them.
+        length = torch.sqrt(ex * ex + ey * ey)
+        scale = torch.where(poly_area < 0, -1.0, 1.0).to(fv.dtype)[:, None] / torch.where(length > 0, length, 1.0)
+        self.edge_forms = torch.stack([ex, ey, ec], dim=-1) * scale[..., None]  # (F, Pv, 3)
 
         # Depth plane through the polygon's first three vertices: u = 1 / z (perspective) or z.
         zpoly = z
@@ -346,32 +353,59 @@ def _clip_depths(fv: torch.Tensor, clip: float) -> torch.Tensor:
 
 
 def _pixel_ranges(lo: torch.Tensor, hi: torch.Tensor, half: float, S: int, margin: float) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Index range [first, last] of the pixels (along an axis of S pixels) whose centres may lie in [lo, hi] NDC."""
+    """Index range [first, last] of the pixels (along an axis of S pixels) whose centres may lie in [lo, hi] NDC.
+
+    Pixel i's centre is at half - step * (i + 0.5) with step = 2 * half / S; a thousandth of a pixel of slack
+    absorbs rounding (the exact test comes later).
+    """
     step = 2.0 * half / S
-    first = torch.ceil((half - hi.double() - margin) / step - 0.5) - 1
-    last = torch.floor((half - lo.double() + margin) / step - 0.5) + 1
-    first = first.clamp(0, S).long()
-    last = last.clamp(-1, S - 1).long()
-    return first, last
+    first = torch.ceil((half - hi.double() - margin) / step - 0.5 - 1e-3)
+    last = torch.floor((half - lo.double() + margin) / step - 0.5 + 1e-3)
+    return first.clamp(0, S).long(), last.clamp(-1, S - 1).long()
+
+
+def _segment_table(poly: torch.Tensor) -> torch.Tensor:
+    """Edges (P_i, P_i+1) of polygons (..., P, 2) as (..., P, 5): start x, y, direction x, y, 1 / squared length.
+
+    A zero-length edge becomes the point P_i+1 (direction 0, as PyTorch3D measures to its second end point).
+    """
+    a, b = poly, poly.roll(-1, dims=-2)
+    d = b - a
+    l2 = (d * d).sum(-1)
+    ok = l2 > _EDGE_EPS
+    a = torch.where(ok[..., None], a, b)
+    d = torch.where(ok[..., None], d, torch.zeros_like(d))
+    inv = torch.where(ok, 1.0 / torch.where(ok, l2, torch.ones_like(l2)), torch.zeros_like(l2))
+    return torch.cat([a, d, inv[..., None]], dim=-1)
+
+
+def _segments_dist2(px: torch.Tensor, py: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    """Squared distance (M,) from points (px, py) to the nearest of the segments seg (M, P, 5)."""
+    p = torch.stack([px, py], dim=-1)[:, None, :]  # (M, 1, 2)
+    w = p - seg[..., 0:2]  # (M, P, 2)
+    d = seg[..., 2:4]
+    t = ((w * d).sum(-1) * seg[..., 4]).clamp(0.0, 1.0)
+    r = w - t[..., None] * d
+    return (r * r).sum(-1).min(dim=1).values
 
 
 def _dist2_to_polygon(px: torch.Tensor, py: torch.Tensor, poly: torch.Tensor) -> torch.Tensor:
     """Squared distance (M,) from points (px, py) to the boundary of polygons poly (M, P, 2)."""
-    a = poly
-    b = poly.roll(-1, dims=1)
-    p = torch.stack([px, py], dim=-1)[:, None, :]  # (M, 1, 2)
-    return _point_segment_dist2(p, a, b).min(dim=1).values
+    return _segments_dist2(px, py, _segment_table(poly))
 
 
-def _point_segment_dist2(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared distance from points p to segments a-b (all (..., 2)); a zero-length segment is its end point b."""
-    d = b - a
-    l2 = (d * d).sum(-1)
-    ok = l2 > _EDGE_EPS
-    t = ((p - a) * d).sum(-1) / torch.where(ok, l2, torch.ones_like(l2))
-    t = torch.where(ok, t.clamp(0.0, 1.0), torch.ones_like(t))
-    diff = p - (a + t[..., None] * d)
-    return (diff * diff).sum(-1)
+def _tile_size(width: torch.Tensor, height: torch.Tensor) -> int:
+    """Side T of the square pixel tiles that cover the face bounding boxes (width, height: (Fa,) in pixels).
+
+    Picks the T that minimises a cost model of the search: per-tile overhead plus per-pixel tests.
+    """
+    best, best_cost = 2, math.inf
+    for t in (2, 4, 8, 16, 32):
+        n = int((((width + t - 1) // t) * ((height + t - 1) // t)).sum())
+        cost = n * (24 + t * t)
+        if cost < best_cost:
+            best, best_cost = t, cost
+    return best
 
 
 def _search(
@@ -388,87 +422,117 @@ def _search(
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The K nearest covering faces of every pixel.
 
+    Each face's pixel bounding box is covered by T x T tiles; a chunk of (face, tile) units is tested at once as a
+    dense (units, T, T) block, broadcasting per-face edge forms against per-tile pixel coordinates.
+
     Returns:
         (pix, k, face): (M,) long each; flat pixel index n*H*W + row*W + col, slot k < K, packed face index.
     """
     device = xs.device
     dtype = xs.dtype
     P = N * H * W
-    margin = math.sqrt(blur_radius)
+    radius = math.sqrt(blur_radius)
     hx, hy = max(W / H, 1.0), max(H / W, 1.0)
+    empty = torch.zeros(0, dtype=torch.int64, device=device)
 
     fidx = geom.active.nonzero().squeeze(1)  # (Fa,) faces that may draw
     poly = geom.poly[fidx]  # (Fa, Pv, 2)
-    c0, c1 = _pixel_ranges(poly[..., 0].min(1).values, poly[..., 0].max(1).values, hx, W, margin)
-    r0, r1 = _pixel_ranges(poly[..., 1].min(1).values, poly[..., 1].max(1).values, hy, H, margin)
-    width = (c1 - c0 + 1).clamp(min=0)
-    height = (r1 - r0 + 1).clamp(min=0)
-    count = width * height
-    keep = count > 0
-    fidx, poly, c0, r0, width, count = fidx[keep], poly[keep], c0[keep], r0[keep], width[keep], count[keep]
-    empty = torch.zeros(0, dtype=torch.int64, device=device)
-    if fidx.numel() == 0:
+    c0, c1 = _pixel_ranges(poly[..., 0].min(1).values, poly[..., 0].max(1).values, hx, W, radius)
+    r0, r1 = _pixel_ranges(poly[..., 1].min(1).values, poly[..., 1].max(1).values, hy, H, radius)
+    width = c1 - c0 + 1
+    height = r1 - r0 + 1
+    keep = ((width > 0) & (height > 0)).nonzero().squeeze(1)
+    if keep.numel() == 0:
         return empty, empty, empty
+    fidx, poly, c0, r0, width, height = fidx[keep], poly[keep], c0[keep], r0[keep], width[keep], height[keep]
 
-    # Per-face table gathered once per pair: edge forms, depth form.
-    Pv = poly.shape[1]
-    table = torch.cat([geom.edge_forms[fidx].flatten(1), geom.depth_form[fidx]], dim=1)  # (Fa, 3 Pv + 3)
+    T = _tile_size(width, height)
+    tiles_x = (width + T - 1) // T
+    tiles = tiles_x * ((height + T - 1) // T)  # (Fa,)
+    toff = torch.cumsum(tiles, 0) - tiles
+    n_units = int(tiles.sum())
+    forms = geom.edge_forms[fidx]  # (Fa, Pv, 3)
+    segments = geom.segments[fidx]  # (Fa, Pv, 5)
+    Pv = forms.shape[1]
+    depth_form = geom.depth_form[fidx]  # (Fa, 3)
     base = face_to_mesh[fidx].long() * (H * W)
-    offsets = torch.cumsum(count, 0) - count
-    total = int(count.sum())
+    # Pixel centres padded with NaN so that tile pixels beyond the image fail every test.
+    nan = torch.full((T,), math.nan, dtype=dtype, device=device)
+    xs_pad, ys_pad = torch.cat([xs, nan]), torch.cat([ys, nan])
+    ar = torch.arange(T, device=device)
 
-    need_dist = blur_radius > 0
+    keyed = dtype == torch.float32 and geom.fv.shape[0] < 2**31 and P < 2**32
     zbest = fbest = None
     acc_pix, acc_z, acc_face = [], [], []
     acc_len = 0
-    for s in range(0, total, _PAIR_BUDGET):
-        e = min(s + _PAIR_BUDGET, total)
-        lo = int(torch.searchsorted(offsets, torch.tensor([s], device=device), right=True)) - 1
-        hi = int(torch.searchsorted(offsets, torch.tensor([e], device=device), right=False))
-        seg_start = offsets[lo:hi].clamp(min=s)
-        seg_end = (offsets[lo:hi] + count[lo:hi]).clamp(max=e)
-        lf = torch.repeat_interleave(torch.arange(lo, hi, device=device), seg_end - seg_start)  # (M,) local face
-        local = torch.arange(s, e, device=device) - offsets[lf]
-        w = width[lf]
-        row = r0[lf] + torch.div(local, w, rounding_mode="floor")
-        col = c0[lf] + local % w
-        px, py = xs[col], ys[row]
-
-        tab = table[lf]  # (M, 3 Pv + 3)
-        vals = tab[:, 0::3] * px[:, None] + tab[:, 1::3] * py[:, None] + tab[:, 2::3]  # (M, Pv + 1)
-        inside = (vals[:, :Pv] >= 0).all(1)
-        depth = vals[:, Pv]
-        if need_dist:
-            out = (~inside).nonzero().squeeze(1)
-            d2 = _dist2_to_polygon(px[out], py[out], poly[lf[out]])
-            near = d2 < blur_radius
-            cand = inside.clone()
-            cand[out] = near
+    step = max(1, _PAIR_BUDGET // (T * T))
+    for s in range(0, n_units, step):
+        e = min(s + step, n_units)
+        lo = int(torch.searchsorted(toff, torch.tensor([s], device=device), right=True)) - 1
+        hi = int(torch.searchsorted(toff, torch.tensor([e], device=device), right=False))
+        seg_start = toff[lo:hi].clamp(min=s)
+        seg_end = (toff[lo:hi] + tiles[lo:hi]).clamp(max=e)
+        uf = torch.repeat_interleave(torch.arange(lo, hi, device=device), seg_end - seg_start)  # (U,) face of unit
+        t = torch.arange(s, e, device=device) - toff[uf]
+        tx = tiles_x[uf]
+        row0 = r0[uf] + torch.div(t, tx, rounding_mode="floor") * T  # (U,) first row of the tile
+        col0 = c0[uf] + (t % tx) * T
+        px = xs_pad[col0[:, None] + ar]  # (U, T)
+        py = ys_pad[row0[:, None] + ar]
+        fu = forms[uf]  # (U, Pv, 3)
+        # Signed distance of every tile pixel to every edge line; the smallest decides.
+        dmin = None
+        for k in range(Pv):
+            d = (fu[:, k, 1:2] * py + fu[:, k, 2:3])[:, :, None] + (fu[:, k, 0:1] * px)[:, None, :]  # (U, T, T)
+            dmin = d if dmin is None else torch.minimum(dmin, d)
+        dmin = dmin.view(-1)
+        if blur_radius > 0:
+            idx = (dmin > -radius).nonzero().squeeze(1)  # inside, or near enough to need the exact distance
+            inside = dmin[idx] >= 0
         else:
-            cand = inside
-        ci = cand.nonzero().squeeze(1)
-        lf, px, py, depth, inside = lf[ci], px[ci], py[ci], depth[ci], inside[ci]
-        pix = base[lf] + row[ci] * W + col[ci]
+            idx = (dmin >= 0).nonzero().squeeze(1)
+            inside = None
+        u = torch.div(idx, T * T, rounding_mode="floor")
+        rem = idx - u * (T * T)
+        i = torch.div(rem, T, rounding_mode="floor")
+        row = row0[u] + i
+        col = col0[u] + (rem - i * T)
+        lf = uf[u]
+        px, py = xs[col], ys[row]
+        if inside is not None:
+            out = (~inside).nonzero().squeeze(1)
+            near = _segments_dist2(px[out], py[out], segments[lf[out]]) < blur_radius
+            keep = inside.index_put((out,), near).nonzero().squeeze(1)
+            row, col, lf, px, py, inside = row[keep], col[keep], lf[keep], px[keep], py[keep], inside[keep]
+
+        dfc = depth_form[lf]
+        depth = dfc[:, 0] * px + dfc[:, 1] * py + dfc[:, 2]
         if geom.perspective:
             ok = depth > 0
             z = 1.0 / torch.where(ok, depth, torch.ones_like(depth))
         else:
             ok = depth >= 0
             z = depth
-        if need_dist and clip_barycentric_coords:
-            # Outside the face, the depth comes from the clamped barycentrics (as PyTorch3D).
-            # Perspective: the ray must still meet the face's plane in front of the camera.
+        if inside is not None and clip_barycentric_coords:
+            # Outside the face, the depth comes from the clamped barycentrics (as PyTorch3D); with perspective the
+            # ray must still meet the face's plane in front of the camera.
             out = ((~inside & ok) if geom.perspective else ~inside).nonzero().squeeze(1)
             if out.numel() > 0:
                 fo = fidx[lf[out]]
                 _, zo, _ = _bary_depth(geom.fv[fo], geom, fo, px[out], py[out], clip_bary=True)
                 z = z.index_put((out,), zo)
                 ok = ok.index_put((out,), zo >= 0)
-        ok = ok & torch.isfinite(z)
-        ki = ok.nonzero().squeeze(1)
-        pix, z, face = pix[ki], z[ki], fidx[lf[ki]]
+        ki = (ok & torch.isfinite(z)).nonzero().squeeze(1)
+        lf = lf[ki]
+        pix, z, face = base[lf] + row[ki] * W + col[ki], z[ki], fidx[lf]
 
-        if K == 1:
+        if K == 1 and keyed:
+            # One int64 key per pair orders by depth, then face: (bits of the float32 depth >= 0) << 32 | face.
+            if zbest is None:
+                zbest = torch.full((P,), _NO_KEY, dtype=torch.int64, device=device)
+            key = ((z + 0.0).view(torch.int32).long() << 32) | face
+            zbest.scatter_reduce_(0, pix, key, reduce="amin")
+        elif K == 1:
             if zbest is None:
                 zbest = torch.full((P,), math.inf, dtype=dtype, device=device)
                 fbest = torch.full((P,), -1, dtype=torch.int64, device=device)
@@ -485,6 +549,11 @@ def _search(
                 p_, z_, f_, _ = _select_k(torch.cat(acc_pix), torch.cat(acc_z), torch.cat(acc_face), K)
                 acc_pix, acc_z, acc_face, acc_len = [p_], [z_], [f_], p_.numel()
 
+    if K == 1 and keyed:
+        if zbest is None:
+            return empty, empty, empty
+        sel = (zbest != _NO_KEY).nonzero().squeeze(1)
+        return sel, torch.zeros_like(sel), zbest[sel] & 0xFFFFFFFF
     if K == 1:
         if fbest is None:
             return empty, empty, empty
@@ -502,8 +571,12 @@ def _select_k(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, K: int):
     Returns:
         (pix, z, face, rank) of the kept entries, sorted by (pix, z); rank is the slot in [0, K).
     """
-    order = torch.sort(z, stable=True).indices
-    order = order[torch.sort(pix[order], stable=True).indices]
+    if z.dtype == torch.float32 and pix.numel() > 0 and int(pix.max()) < 2**32:
+        key = (pix << 31) | (z + 0.0).view(torch.int32).long()  # depths are >= 0: their bits sort as they do
+        order = torch.sort(key, stable=True).indices
+    else:
+        order = torch.sort(z, stable=True).indices
+        order = order[torch.sort(pix[order], stable=True).indices]
     pix, z, face = pix[order], z[order], face[order]
     _, counts = torch.unique_consecutive(pix, return_counts=True)
     starts = torch.cumsum(counts, 0) - counts
@@ -593,25 +666,97 @@ def _pair_values(
     perspective: bool,
     clip_bary: bool,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """bary (M, 3), depth (M,), signed squared distance (M,) at the selected pairs, differentiable in face_verts."""
+    """bary (M, 3), depth (M,), signed squared distance (M,) at the selected pairs, differentiable in face_verts.
+
+    Args:
+        face_verts: (F, 3, 3) all faces' vertices (may require grad).
+        face: (M,) packed face index of each pair; px, py: (M,) its pixel centre in NDC.
+    """
+    if geom.clipped_idx.numel() == 0:
+        return _pair_values_triangles(face_verts, geom, face, px, py, perspective, clip_bary)
+    is_c = geom.is_clipped[face]
+    ci = is_c.nonzero().squeeze(1)
+    ri = (~is_c).nonzero().squeeze(1)
+    parts = [
+        _pair_values_triangles(face_verts, geom, face[ri], px[ri], py[ri], perspective, clip_bary),
+        _pair_values_clipped(face_verts, geom, face[ci], px[ci], py[ci], perspective, clip_bary),
+    ]
+    order = torch.cat([ri, ci])
+    inv = torch.empty_like(order)
+    inv[order] = torch.arange(order.numel(), device=order.device)
+    return tuple(torch.cat([parts[0][j], parts[1][j]])[inv] for j in range(3))
+
+
+_SAFE_FACE = ((0.0, 0.0, 1.0), (1.0, 0.0, 1.0), (0.0, 1.0, 1.0))
+
+
+def _pair_values_triangles(
+    face_verts: torch.Tensor,
+    geom: _FaceGeometry,
+    face: torch.Tensor,
+    px: torch.Tensor,
+    py: torch.Tensor,
+    perspective: bool,
+    clip_bary: bool,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_pair_values` for faces that are whole triangles (not clipped by the near plane).
+
+    Per-face factors (edge normals over the area, depth products, edge segments) are computed once per face and
+    gathered, so each pair costs a few dozen elementwise operations.
+    """
+    M, F = face.numel(), face_verts.shape[0]
+    if M < F:  # fewer pairs than faces: compute the factors per pair
+        fv, active, rows = face_verts[face], geom.active[face], None
+    else:
+        fv, active, rows = face_verts, geom.active, face
+    # Faces that never draw get a harmless stand-in, so that no inf or NaN reaches the gradients.
+    fv = torch.where(active[:, None, None], fv, fv.new_tensor(_SAFE_FACE))
+    xy, z = fv[..., :2], fv[..., 2]  # (R, 3, 2), (R, 3)
+    area = _edge_function(xy[:, 2], xy[:, 0], xy[:, 1])  # (R,) PyTorch3D's doubled signed area
+    a = xy.roll(-1, dims=1)  # bary i is the edge function of edge (v_i+1, v_i+2) over the area
+    e = xy.roll(-2, dims=1) - a
+    n = torch.stack([e[..., 1], -e[..., 0]], dim=-1) / area[:, None, None]
+    cols = [a.flatten(1), n.flatten(1), z]
+    if perspective:
+        cols.append(torch.stack([z[:, 1] * z[:, 2], z[:, 0] * z[:, 2], z[:, 0] * z[:, 1]], dim=1))
+    cols.append(_segment_table(xy).flatten(1))  # edges v0v1, v1v2, v2v0
+    table = torch.cat(cols, dim=1)
+    if rows is not None:
+        table = table[rows]  # (M, C)
+    a_t = table[:, 0:6].view(M, 3, 2)
+    n_t = table[:, 6:12].view(M, 3, 2)
+    z_t = table[:, 12:15]
+    c = 15
+    p = torch.stack([px, py], dim=-1)  # (M, 2)
+    w = ((p[:, None, :] - a_t) * n_t).sum(-1)  # (M, 3) screen-space barycentrics
+    if perspective:
+        top = w * table[:, c : c + 3]
+        c += 3
+        den = top.sum(-1, keepdim=True)
+        w = top / torch.where(den == 0, torch.ones_like(den), den)
+    inside = (w > 0).all(-1)
+    if clip_bary:
+        w = w.clamp(min=0.0)
+        w = w / w.sum(-1, keepdim=True).clamp(min=1e-5)
+    depth = (w * z_t).sum(-1)
+    d2 = _segments_dist2(px, py, table[:, c : c + 15].view(M, 3, 5))
+    return w, depth, torch.where(inside, -d2, d2)
+
+
+def _pair_values_clipped(
+    face_verts: torch.Tensor,
+    geom: _FaceGeometry,
+    face: torch.Tensor,
+    px: torch.Tensor,
+    py: torch.Tensor,
+    perspective: bool,
+    clip_bary: bool,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_pair_values` for faces clipped by the near plane: distances to the visible polygon."""
     fv = face_verts[face]  # (M, 3, 3)
     bary, z, raw = _bary_depth(fv, geom, face, px, py, clip_bary)
-    inside = (raw > 0).all(-1)
-
-    # Boundary polygon: the triangle, or the visible part of a clipped face.
-    poly = fv[..., :2]
-    if geom.clipped_idx.numel() > 0:
-        cpos = torch.full((face_verts.shape[0],), -1, dtype=torch.int64, device=face.device)
-        cpos[geom.clipped_idx] = torch.arange(geom.clipped_idx.numel(), device=face.device)
-        pc = cpos[face]
-        is_c = pc >= 0
-        poly = torch.cat([poly, poly[:, 2:3]], dim=1)  # (M, 4, 2)
-        if bool(is_c.any()):
-            ci = is_c.nonzero().squeeze(1)
-            cpoly = _clip_polygons(face_verts[geom.clipped_idx], geom.clip, perspective)  # (Fc, 4, 2)
-            poly = poly.index_put((ci,), cpoly[pc[ci]])
-            raw_z = (raw * fv[..., 2]).sum(-1)
-            inside = inside & (~is_c | (raw_z >= geom.clip))
+    raw_z = (raw * fv[..., 2]).sum(-1)
+    inside = (raw > 0).all(-1) & (raw_z >= geom.clip)
+    poly = _clip_polygons(fv, geom.clip, perspective)  # (M, 4, 2)
     dist = _dist2_to_polygon(px, py, poly)
-    dist = torch.where(inside, -dist, dist)
-    return bary, z, dist
+    return bary, z, torch.where(inside, -dist, dist)

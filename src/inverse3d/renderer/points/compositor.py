@@ -26,9 +26,16 @@ def _check(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor
         raise ValueError(f"point index {int(pointsidx.max())} out of range for {features.shape[1]} points")
 
 
-def _gather_features(pointsidx: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """(C, N, K, H, W) features of the indexed points (index -1 reads point 0; callers zero its weight)."""
-    return features[:, pointsidx.clamp(min=0)]
+def _channels_last(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor):
+    """(N, H, W, K) indices, (N, H, W, K) alphas zeroed where the index is -1, (N, H, W, K, C) features.
+
+    The renderer passes permuted views of channels-last tensors; working channels-last again keeps them contiguous.
+    """
+    idx = pointsidx.permute(0, 2, 3, 1)
+    a = alphas.permute(0, 2, 3, 1)
+    a = torch.where(idx >= 0, a, torch.zeros_like(a))
+    feats = features.t()[idx.clamp(min=0)]  # index -1 reads point 0, whose weight is 0
+    return a, feats
 
 
 def alpha_composite(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -42,12 +49,11 @@ def alpha_composite(pointsidx: torch.Tensor, alphas: torch.Tensor, features: tor
         (N, C, H, W) composited features.
     """
     _check(pointsidx, alphas, features)
-    a = torch.where(pointsidx >= 0, alphas, torch.zeros_like(alphas))  # (N, K, H, W)
+    a, feats = _channels_last(pointsidx, alphas, features)  # (N, H, W, K), (N, H, W, K, C)
     # Transmittance in front of each point: exclusive cumulative product of (1 - a).
-    ones = torch.ones_like(a[:, :1])
-    trans = torch.cumprod(torch.cat([ones, 1 - a[:, :-1]], dim=1), dim=1)  # (N, K, H, W)
-    weights = a * trans
-    return torch.einsum("nkhw,cnkhw->nchw", weights, _gather_features(pointsidx, features))
+    trans = torch.cumprod(torch.cat([torch.ones_like(a[..., :1]), 1 - a[..., :-1]], dim=-1), dim=-1)
+    out = torch.einsum("nhwk,nhwkc->nhwc", a * trans, feats)
+    return out.permute(0, 3, 1, 2)
 
 
 def norm_weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -56,17 +62,17 @@ def norm_weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, features: t
     Args and return as in :func:`alpha_composite`.
     """
     _check(pointsidx, alphas, features)
-    a = torch.where(pointsidx >= 0, alphas, torch.zeros_like(alphas))
-    total = a.sum(dim=1).clamp(min=_NORM_EPS)  # (N, H, W)
-    summed = torch.einsum("nkhw,cnkhw->nchw", a, _gather_features(pointsidx, features))
-    return summed / total[:, None]
+    a, feats = _channels_last(pointsidx, alphas, features)
+    total = a.sum(dim=-1, keepdim=True).clamp(min=_NORM_EPS)  # (N, H, W, 1)
+    out = torch.einsum("nhwk,nhwkc->nhwc", a, feats) / total
+    return out.permute(0, 3, 1, 2)
 
 
 def weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     """Unnormalised ``sum_k alpha_k f_k``; args and return as in :func:`alpha_composite`."""
     _check(pointsidx, alphas, features)
-    a = torch.where(pointsidx >= 0, alphas, torch.zeros_like(alphas))
-    return torch.einsum("nkhw,cnkhw->nchw", a, _gather_features(pointsidx, features))
+    a, feats = _channels_last(pointsidx, alphas, features)
+    return torch.einsum("nhwk,nhwkc->nhwc", a, feats).permute(0, 3, 1, 2)
 
 
 def add_background_color(

@@ -274,32 +274,38 @@ def _rasterize_dense(
     xs: torch.Tensor,
     ys: torch.Tensor,
 ) -> torch.Tensor:
-    """Dense path: every pixel against every point of its cloud, rows in chunks, top K by z rank."""
+    """Dense path: every pixel against every point of its cloud; chunks of rows x chunks of points, each chunk's
+    candidates merged into the running K best by z rank."""
     device = points.device
     N = len(pointclouds)
+    P = points.shape[0]
     order = _z_order(points, radius)
-    rank = torch.full((points.shape[0],), points.shape[0], dtype=torch.long, device=device)
-    rank[order] = torch.arange(order.numel(), device=device)  # z rank; not drawable -> P
+    rank = torch.full((P,), P, dtype=torch.long, device=device)
+    rank[order] = torch.arange(order.numel(), device=device)  # z rank; P = not drawable
     counts = pointclouds.num_points_per_cloud()  # (N,)
     first = pointclouds.cloud_to_packed_first_idx()  # (N,)
     P_max = max(int(counts.max()), 1)
     slots = torch.arange(P_max, device=device)
-    in_cloud = slots[None] < counts[:, None]  # (N, P_max)
-    packed = (first[:, None] + slots[None]).clamp(max=points.shape[0] - 1)  # (N, P_max)
-    px, py = points[packed, 0], points[packed, 1]  # (N, P_max)
-    r2 = radius[packed] ** 2
-    zr = torch.where(in_cloud, rank[packed], torch.full_like(packed, points.shape[0]))
+    packed = (first[:, None] + slots[None]).clamp(max=P - 1)  # (N, P_max) packed index of each padded slot
+    zr = torch.where(slots[None] < counts[:, None], rank[packed], P)  # (N, P_max), padding -> P
+    px, py, r2 = points[packed, 0], points[packed, 1], radius[packed] ** 2
     k = min(K, P_max)
     idx = torch.full((N, H, W, K), -1, dtype=torch.long, device=device)
-    rows_per_chunk = max(1, _DENSE_PER_CHUNK // (N * W * P_max))
-    none = points.shape[0]
-    for r0 in range(0, H, rows_per_chunk):
-        r1 = min(H, r0 + rows_per_chunk)
-        dx = xs[None, None, :, None] - px[:, None, None, :]  # (N, 1, W, P_max)
-        dy = ys[None, r0:r1, None, None] - py[:, None, None, :]  # (N, R, 1, P_max)
-        hit = dx * dx + dy * dy < r2[:, None, None, :]  # (N, R, W, P_max)
-        key = torch.where(hit, zr[:, None, None, :], none)
-        best, arg = torch.topk(key, k, dim=-1, largest=False, sorted=True)  # (N, R, W, k)
-        chosen = torch.gather(packed[:, None, None, :].expand(-1, r1 - r0, W, -1), 3, arg)
-        idx[:, r0:r1, :, :k] = torch.where(best < none, chosen, -1)
+    rows = max(1, min(H, _DENSE_PER_CHUNK // (N * W * min(P_max, 1024))))
+    per_chunk = max(1, _DENSE_PER_CHUNK // (N * rows * W))
+    for r0 in range(0, H, rows):
+        r1 = min(H, r0 + rows)
+        best = torch.full((N, r1 - r0, W, k), P, dtype=torch.long, device=device)  # z ranks of the K nearest
+        best_idx = torch.full_like(best, -1)
+        for p0 in range(0, P_max, per_chunk):
+            p1 = min(P_max, p0 + per_chunk)
+            dx = xs[None, None, :, None] - px[:, None, None, p0:p1]  # (N, 1, W, Pc)
+            dy = ys[None, r0:r1, None, None] - py[:, None, None, p0:p1]  # (N, R, 1, Pc)
+            hit = dx * dx + dy * dy < r2[:, None, None, p0:p1]  # (N, R, W, Pc)
+            key = torch.where(hit, zr[:, None, None, p0:p1], P)
+            cand = packed[:, None, None, p0:p1].expand_as(key)
+            key, arg = torch.topk(torch.cat([best, key], -1), k, dim=-1, largest=False, sorted=True)
+            best_idx = torch.gather(torch.cat([best_idx, cand], -1), 3, arg)
+            best = key
+        idx[:, r0:r1, :, :k] = torch.where(best < P, best_idx, -1)
     return idx

@@ -75,7 +75,8 @@ class PointsRasterizer(nn.Module):
         eps = kwargs.get("eps", None)
         pts_world = point_clouds.points_padded()  # (N, P, 3)
         pts_view = cameras.get_world_to_view_transform(**cam_kwargs).transform_points(pts_world, eps=eps)
-        pts_ndc = cameras.transform_points_ndc(pts_world, eps=eps, **cam_kwargs)  # (N, P, 3)
+        to_ndc = cameras.get_projection_transform(**cam_kwargs).compose(cameras.get_ndc_camera_transform(**cam_kwargs))
+        pts_ndc = to_ndc.transform_points(pts_view, eps=eps)  # (N, P, 3)
         xy = pts_ndc[..., :2]
         # A point on the camera plane projects to inf or NaN: move it far outside the image.
         xy = torch.where(torch.isfinite(xy), xy, torch.full_like(xy, _FAR_AWAY))
