@@ -82,6 +82,14 @@ def test_points_npy_with_colours_and_overrides(tmp_path):
     assert (video[..., 0][drawn] > video[..., 1][drawn]).all()  # the red override
 
 
+def test_points_npz(tmp_path):
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "p.npz", points=rng.normal(size=(200, 3)).astype(np.float32) * 0.3,
+             colors=rng.integers(0, 256, size=(200, 3)).astype(np.uint8))
+    run(Args(path=tmp_path / "p.npz", output=tmp_path / "p.gif", point_radius=0.05, **TINY))
+    _check_gif(tmp_path / "p.gif")
+
+
 def test_tyro_parses_the_command_line(tmp_path):
     np.save(tmp_path / "v.npy", _voxels())
     argv = [str(tmp_path / "v.npy"), "-o", str(tmp_path / "o.gif"), "--size", "32", "--frames", "4", "--elev", "30",

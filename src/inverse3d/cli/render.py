@@ -109,13 +109,9 @@ def load_renderable(path: Path, kind: str = "auto", device: Any = "cpu") -> Any:
     if kind == "voxels" or (kind == "auto" and array.ndim in (3, 4)):
         return _voxel_tensor(array, path, device)
     if array.ndim == 2 and array.shape[1] in (3, 6) and array.shape[0] > 0 and kind != "mesh":
-        from inverse3d.structures import Pointclouds
+        from inverse3d.io import load_pointcloud
 
-        data = torch.as_tensor(np.asarray(array, dtype=np.float32), device=device)
-        if not torch.isfinite(data).all():
-            raise ValueError(f"{path}: the points contain NaN or infinite values")
-        features = [data[:, 3:]] if data.shape[1] == 6 else None
-        return Pointclouds(points=[data[:, :3]], features=features)
+        return load_pointcloud(path, device=device)
     raise ValueError(
         f"{path}: an array of shape {tuple(array.shape)} is neither a voxel grid (D, H, W) nor points (P, 3) / (P, 6)"
     )

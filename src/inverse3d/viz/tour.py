@@ -145,42 +145,149 @@ def section_textures(ctx: TourContext) -> Section:
 
 
 def section_camera_moves(ctx: TourContext) -> Section:
-    import imageio.v3 as iio
-
-    from inverse3d.renderer import look_at_view_transform
-    from inverse3d.viz.turntable import render_views, save_dolly_zoom
+    from inverse3d.transforms import euler_angles_to_matrix
+    from inverse3d.viz.images import save_frames
+    from inverse3d.viz.turntable import camera_path_frames, save_dolly_zoom
 
     sec = Section(
         "Camera moves",
-        "Moving the camera instead of the mesh: a rotation about the object, a sideways translation (T changes, R "
-        "stays), and a dolly zoom, where the field of view widens while the camera moves in so that the subject keeps "
-        "its size and the perspective changes around it.",
+        "Moving the camera instead of the mesh: a roll about the optical axis (R changes), a sideways translation "
+        "(T changes, R stays), and a dolly zoom, where the field of view widens while the camera moves in so that the "
+        "subject keeps its size and the perspective changes around it.",
     )
     mesh, _ = _textured_mesh(ctx)
     n = ctx.n_frames
-    # Rotation in place: the camera spins about its own viewing axis (roll), R changes, the centre stays.
-    R0, T0 = look_at_view_transform(3.0, 10.0, 0.0, device=ctx.device)
-    from inverse3d.transforms import euler_angles_to_matrix
-
-    angles = torch.linspace(0, 2 * math.pi, n + 1, device=ctx.device)[:-1]
-    roll = euler_angles_to_matrix(torch.stack([torch.zeros_like(angles)] * 2 + [angles], -1), "XYZ")
-    R = R0 @ roll  # row vectors: view = world @ R0 @ roll, a rotation of the image about the optical axis
-    T = (T0[:, None] @ roll).squeeze(1)
-    frames = render_views(mesh, R, T, image_size=ctx.image_size)
-    path = ctx.path("camera_roll.gif")
-    iio.imwrite(path, frames.cpu().numpy(), duration=int(1000 / ctx.fps), loop=0)
-    sec.add(path, "Rolling the camera about its optical axis: R = R0 @ Rz(t), T = T0 @ Rz(t).", "Rotation (roll)")
-    # Translation: slide the camera left and right.
-    shift = torch.sin(torch.linspace(0, 2 * math.pi, n + 1, device=ctx.device)[:-1]) * 0.8
-    T = T0.expand(n, 3).clone()
-    T[:, 0] = shift
-    frames = render_views(mesh, R0.expand(n, 3, 3), T, image_size=ctx.image_size)
-    path = ctx.path("camera_translate.gif")
-    iio.imwrite(path, frames.cpu().numpy(), duration=int(1000 / ctx.fps), loop=0)
-    sec.add(path, "Translating the camera sideways: T_x = 0.8 sin(t), R fixed.", "Translation")
-    path = ctx.path("dolly_zoom.gif")
-    save_dolly_zoom(mesh, path, n_frames=n, image_size=ctx.image_size, fps=ctx.fps, fov_range=(10.0, 100.0), progress=False)
+    t = torch.linspace(0, 2 * math.pi, n + 1, device=ctx.device)[:-1]
+    zeros = torch.zeros_like(t)
+    roll = euler_angles_to_matrix(torch.stack([zeros, zeros, t], -1), "XYZ")
+    path = save_frames(camera_path_frames(mesh, rotations=roll, image_size=ctx.image_size, progress=False),
+                       ctx.path("camera_roll.gif"), fps=ctx.fps)
+    sec.add(path, "Rolling the camera about its optical axis: R_t = R0 @ Rz(t), T_t = T0 @ Rz(t).", "Rotation (roll)")
+    shift = torch.stack([0.8 * torch.sin(t), zeros, zeros], -1)
+    path = save_frames(camera_path_frames(mesh, translations=shift, image_size=ctx.image_size, progress=False),
+                       ctx.path("camera_translate.gif"), fps=ctx.fps)
+    sec.add(path, "Translating the camera sideways: T_t = T0 + (0.8 sin t, 0, 0), R fixed.", "Translation")
+    path = save_dolly_zoom(mesh, ctx.path("dolly_zoom.gif"), n_frames=n, image_size=ctx.image_size, fps=ctx.fps,
+                           fov_range=(10.0, 100.0), progress=False)
     sec.add(path, "Dolly zoom: fov from 10 to 100 degrees, distance = half-width / tan(fov / 2).", "Dolly zoom")
+    return sec
+
+
+def _furniture_scene(device) -> "object":
+    """A built-in scene: a procedural chair beside a procedural table, with their part colours."""
+    from inverse3d.datasets.procedural import make_shape
+    from inverse3d.renderer import TexturesVertex
+    from inverse3d.structures import Meshes
+
+    verts, faces, colors = [], [], []
+    for category, seed, scale, shift in (("chair", 3, 1.0, (-0.45, 0.0, 0.1)), ("table", 5, 1.3, (0.45, 0.0, -0.1))):
+        _, v, f, c = make_shape(category, seed)
+        v = torch.as_tensor(v) * scale
+        v = v - torch.tensor([0.0, float(v[:, 1].min()), 0.0]) + torch.tensor(shift)  # stand on y = 0
+        faces.append(torch.as_tensor(f) + sum(len(x) for x in verts))
+        verts.append(v)
+        colors.append(torch.as_tensor(c))
+    return Meshes(verts=[torch.cat(verts).to(device)], faces=[torch.cat(faces).to(device)],
+                  textures=TexturesVertex([torch.cat(colors).to(device)]))
+
+
+def section_rgbd(ctx: TourContext) -> Section:
+    from inverse3d.ops import rgbd_to_pointclouds
+    from inverse3d.renderer import (FoVPerspectiveCameras, HardPhongShader, MeshRasterizer, MeshRendererWithFragments,
+                                    PointLights, RasterizationSettings, look_at_view_transform)
+    from inverse3d.viz.images import image_grid, save_image
+    from inverse3d.viz.turntable import save_turntable
+
+    sec = Section(
+        "Point clouds from RGB-D images",
+        "A built-in scene (a procedural chair beside a table) is rendered from two views; each view's depth map (the "
+        "rasteriser's zbuf) and colours are unprojected through its camera into world space, and the two clouds are "
+        "joined. Surfaces that only one camera saw come from that view alone.",
+    )
+    scene = _furniture_scene(ctx.device)
+    R, T = look_at_view_transform(2.2, torch.tensor([25.0, 20.0]), torch.tensor([-35.0, 40.0]),
+                                  at=((0.0, 0.3, 0.0),), device=ctx.device)
+    cameras = FoVPerspectiveCameras(R=R, T=T, device=ctx.device)
+    renderer = MeshRendererWithFragments(
+        MeshRasterizer(cameras=cameras, raster_settings=RasterizationSettings(image_size=ctx.image_size)),
+        HardPhongShader(device=ctx.device, cameras=cameras,
+                        lights=PointLights(location=[[0.0, 3.0, 3.0]], device=ctx.device)),
+    )
+    with torch.no_grad():
+        images, fragments = renderer(scene.extend(2))
+    depth = fragments.zbuf[..., 0]
+    mask = fragments.pix_to_face[..., 0] >= 0
+    rgb = images[..., :3]
+    near, far = depth[mask].min(), depth[mask].max()
+    shade = torch.where(mask, (depth - near) / (far - near), torch.ones_like(depth))[..., None].expand(-1, -1, -1, 3)
+    path = save_image(ctx.path("rgbd_inputs.png"), image_grid([rgb[0], rgb[1], shade[0], shade[1]], ncols=4))
+    sec.add(path, "Inputs: the RGB of views 1 and 2, then their depth maps (near is dark).", "RGB-D inputs")
+    cloud = rgbd_to_pointclouds(rgb, depth, cameras, masks=mask)
+    path = save_turntable(cloud, ctx.path("rgbd_cloud.gif"), n_frames=ctx.n_frames, image_size=ctx.image_size,
+                          fps=ctx.fps, elev=20.0, progress=False)
+    n_points = int(cloud.num_points_per_cloud().sum())
+    sec.add(path, f"Both views unprojected and joined: {n_points} coloured points.", "Joined point cloud")
+    return sec
+
+
+def section_parametric(ctx: TourContext) -> Section:
+    from inverse3d.utils import parametric_sphere, parametric_torus
+    from inverse3d.viz.turntable import save_turntable
+
+    sec = Section(
+        "Parametric surfaces",
+        "A parametric function maps (u, v) to a point on the surface: a sphere "
+        "(sin v cos u, cos v, sin v sin u) and a torus ((R + r cos v) cos u, (R + r cos v) sin u, r sin v). Sampling "
+        "(u, v) gives a point cloud, with no connectivity; colours follow (u, v).",
+    )
+    counts = (50, 300, 1000)
+    for name, fn in (("sphere", parametric_sphere), ("torus", parametric_torus)):
+        for n in counts:
+            cloud = fn(n, device=ctx.device)
+            path = save_turntable(cloud, ctx.path(f"parametric_{name}_{n}.gif"), n_frames=ctx.n_frames,
+                                  image_size=ctx.image_size, fps=ctx.fps, elev=20.0, progress=False)
+            sec.add(path, f"{n} samples per parameter: a {n} x {n} grid of (u, v), "
+                    f"{int(cloud.num_points_per_cloud()[0])} points.", f"{name.capitalize()}, {n} samples")
+    return sec
+
+
+def section_implicit(ctx: TourContext) -> Section:
+    from inverse3d.utils import implicit_torus
+    from inverse3d.viz.turntable import save_turntable
+
+    sec = Section(
+        "Implicit surfaces and marching cubes",
+        "An implicit torus F(x, y, z) = (R - sqrt(x^2 + z^2))^2 + y^2 - r^2 is evaluated on a voxel grid and its zero "
+        "level set is meshed by marching cubes. Finer grids give smoother meshes; unlike a point cloud, the result has "
+        "connectivity.",
+    )
+    for n in (20, 30, 80):
+        mesh = implicit_torus(n, device=ctx.device)
+        path = save_turntable(mesh, ctx.path(f"implicit_torus_{n}.gif"), n_frames=ctx.n_frames,
+                              image_size=ctx.image_size, fps=ctx.fps, elev=30.0, progress=False, color=(0.4, 0.8, 0.5))
+        sec.add(path, f"Grid {n}^3: {mesh.verts_packed().shape[0]} vertices, {mesh.faces_packed().shape[0]} faces.",
+                f"Torus on a {n}^3 grid")
+    return sec
+
+
+def section_sampling(ctx: TourContext) -> Section:
+    from inverse3d.ops import sample_points_from_meshes
+    from inverse3d.structures import Pointclouds
+    from inverse3d.viz.turntable import save_turntable
+
+    sec = Section(
+        "Sampling points on a mesh",
+        "Faces are chosen with probability proportional to their area, then a point is drawn uniformly inside each "
+        "chosen triangle with barycentric coordinates (1 - sqrt(r1), sqrt(r1)(1 - r2), sqrt(r1) r2). Points are "
+        "uniform over the surface however uneven the triangles are; they carry the texture's colour.",
+    )
+    mesh, what = _textured_mesh(ctx)
+    for n in (1000, 10000, 100000):
+        points, normals, colors = sample_points_from_meshes(mesh, n, return_normals=True, return_textures=True)
+        cloud = Pointclouds(points=points, normals=normals, features=colors)
+        path = save_turntable(cloud, ctx.path(f"sampled_{n}.gif"), n_frames=ctx.n_frames, image_size=ctx.image_size,
+                              fps=ctx.fps, elev=15.0, progress=False)
+        sec.add(path, f"{n} points sampled on {what}.", f"{n} samples")
     return sec
 
 
@@ -189,6 +296,10 @@ SECTIONS: list[tuple[str, Callable[[TourContext], Section]]] = [
     ("cube", section_cube),
     ("textures", section_textures),
     ("camera", section_camera_moves),
+    ("rgbd", section_rgbd),
+    ("parametric", section_parametric),
+    ("implicit", section_implicit),
+    ("sampling", section_sampling),
 ]
 
 

@@ -9,12 +9,12 @@ given to the constructor for that call. Colour shaders return RGBA images (N, H,
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from ..blending import BlendParams, hard_rgb_blend, sigmoid_alpha_blend, softmax_rgb_blend
+from ..blending import BlendParams, _background, hard_rgb_blend, sigmoid_alpha_blend, softmax_rgb_blend
 from ..lighting import PointLights
 from ..materials import Materials
 from .shading import flat_shading, gouraud_shading, phong_shading
@@ -44,6 +44,55 @@ def _nearest_only(fragments: Any) -> Any:
     if dataclasses.is_dataclass(fragments):
         return dataclasses.replace(fragments, **fields)
     return fragments._replace(**fields)  # a NamedTuple
+
+
+def _hard_shade(fragments: Any, blend_params: BlendParams, shade: Callable[[Any], torch.Tensor]) -> torch.Tensor:
+    """Shades only the covered pixels' nearest fragments, then places them on the background.
+
+    Equivalent to ``hard_rgb_blend(shade(fragments), fragments, blend_params)``, but the shading work (textures,
+    interpolation, lighting) runs on the covered pixels only, packed per image as fragments of shape (N, 1, P, 1)
+    with P the largest number of covered pixels of an image (the others padded with empty fragments).
+
+    Args:
+        fragments: rasteriser output with (N, H, W, K) fields.
+        blend_params: supplies the background colour.
+        shade: maps fragments (N, h, w, 1) to colours (N, h, w, 1, C).
+    Returns:
+        (N, H, W, C + 1) RGBA.
+    """
+    fragments = _nearest_only(fragments)
+    N, H, W, _ = fragments.pix_to_face.shape
+    covered = fragments.pix_to_face[..., 0] >= 0  # (N, H, W)
+    flat = covered.reshape(N, H * W)
+    n_idx, pix_idx = flat.nonzero(as_tuple=True)  # (M,), sorted by image then pixel
+    if n_idx.numel() == 0 or H * W == 0:
+        return hard_rgb_blend(shade(fragments), fragments, blend_params)
+    counts = flat.sum(dim=1)  # (N,)
+    P = int(counts.max())
+    slot = torch.arange(n_idx.shape[0], device=n_idx.device) - (torch.cumsum(counts, 0) - counts)[n_idx]  # (M,)
+
+    def pack(t: torch.Tensor, fill: float) -> torch.Tensor:  # (N, H, W, 1, ...) -> (N, 1, P, 1, ...)
+        src = t.reshape(N, H * W, *t.shape[3:])
+        if N == 1:
+            return src[0, pix_idx].reshape(1, 1, P, *t.shape[3:])
+        out = src.new_full((N, P, *t.shape[3:]), fill)
+        out[n_idx, slot] = src[n_idx, pix_idx]
+        return out.reshape(N, 1, P, *t.shape[3:])
+
+    fields = dict(
+        pix_to_face=pack(fragments.pix_to_face, -1),
+        zbuf=pack(fragments.zbuf, -1.0),
+        bary_coords=pack(fragments.bary_coords, 0.0),
+        dists=None if fragments.dists is None else pack(fragments.dists, -1.0),
+    )
+    packed = dataclasses.replace(fragments, **fields) if dataclasses.is_dataclass(fragments) else fragments._replace(**fields)
+    colors = shade(packed)  # (N, 1, P, 1, C)
+    C = colors.shape[-1]
+    background = _background(blend_params, colors)  # (C,)
+    rgb = background.expand(N, H * W, C).clone()
+    rgb[n_idx, pix_idx] = colors.reshape(N, P, C)[n_idx, slot]
+    alpha = covered.to(rgb.dtype)[..., None]  # (N, H, W, 1)
+    return torch.cat([rgb.reshape(N, H, W, C), alpha], dim=-1)
 
 
 def _depth_range(cameras: Any, kwargs: dict) -> tuple[Any, Any]:
@@ -109,10 +158,12 @@ class HardPhongShader(ShaderBase):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         cameras, lights, materials, blend_params = self._scene(**kwargs)
-        fragments = _nearest_only(fragments)
-        texels = _sample_texels(meshes, fragments)
-        colors = phong_shading(meshes, fragments, lights, cameras, materials, texels)
-        return hard_rgb_blend(colors, fragments, blend_params)
+
+        def shade(frags: Any) -> torch.Tensor:
+            texels = _sample_texels(meshes, frags)
+            return phong_shading(meshes, frags, lights, cameras, materials, texels)
+
+        return _hard_shade(fragments, blend_params, shade)
 
 
 class SoftPhongShader(ShaderBase):
@@ -134,9 +185,9 @@ class HardGouraudShader(ShaderBase):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         cameras, lights, materials, blend_params = self._scene(**kwargs)
-        fragments = _nearest_only(fragments)
-        colors = gouraud_shading(meshes, fragments, lights, cameras, materials)
-        return hard_rgb_blend(colors, fragments, blend_params)
+        return _hard_shade(
+            fragments, blend_params, lambda frags: gouraud_shading(meshes, frags, lights, cameras, materials)
+        )
 
 
 class SoftGouraudShader(ShaderBase):
@@ -154,10 +205,12 @@ class HardFlatShader(ShaderBase):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         cameras, lights, materials, blend_params = self._scene(**kwargs)
-        fragments = _nearest_only(fragments)
-        texels = _sample_texels(meshes, fragments)
-        colors = flat_shading(meshes, fragments, lights, cameras, materials, texels)
-        return hard_rgb_blend(colors, fragments, blend_params)
+
+        def shade(frags: Any) -> torch.Tensor:
+            texels = _sample_texels(meshes, frags)
+            return flat_shading(meshes, frags, lights, cameras, materials, texels)
+
+        return _hard_shade(fragments, blend_params, shade)
 
 
 class SoftSilhouetteShader(nn.Module):
@@ -215,9 +268,11 @@ class HardNormalShader(ShaderBase):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         blend_params = kwargs.get("blend_params", self.blend_params)
-        fragments = _nearest_only(fragments)
-        faces = meshes.faces_packed()
-        normals = meshes.verts_normals_packed()[faces]  # (F, 3, 3)
-        pixel_normals = interpolate_face_attributes(fragments.pix_to_face, fragments.bary_coords, normals)
-        pixel_normals = torch.nn.functional.normalize(pixel_normals, dim=-1, eps=1e-6)
-        return hard_rgb_blend((pixel_normals + 1.0) * 0.5, fragments, blend_params)
+        normals = meshes.verts_normals_packed()[meshes.faces_packed()]  # (F, 3, 3)
+
+        def shade(frags: Any) -> torch.Tensor:
+            pixel_normals = interpolate_face_attributes(frags.pix_to_face, frags.bary_coords, normals)
+            pixel_normals = torch.nn.functional.normalize(pixel_normals, dim=-1, eps=1e-6)
+            return (pixel_normals + 1.0) * 0.5
+
+        return _hard_shade(fragments, blend_params, shade)

@@ -46,6 +46,9 @@ def interpolate_face_attributes(
     mask = pix_to_face >= 0  # (N, H, W, K)
     idx = pix_to_face.clamp(min=0).reshape(-1)  # (P,)
     corner_vals = face_attributes.reshape(num_faces, 3 * dim).index_select(0, idx).view(-1, 3, dim)  # (P, 3, D)
-    bary = barycentric_coords.reshape(-1, 3, 1)  # (P, 3, 1)
-    vals = (bary * corner_vals).sum(dim=1).view(out_shape)  # (N, H, W, K, D)
+    bary = barycentric_coords.reshape(-1, 3)  # (P, 3)
+    # sum_j bary_j * corner_j, written as fused multiply-adds (faster than a reduction over a dim of size 3)
+    vals = corner_vals[:, 0] * bary[:, 0:1]
+    vals = vals.addcmul(corner_vals[:, 1], bary[:, 1:2]).addcmul(corner_vals[:, 2], bary[:, 2:3])
+    vals = vals.view(out_shape)  # (N, H, W, K, D)
     return torch.where(mask[..., None], vals, vals.new_zeros(()))
