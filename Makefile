@@ -8,13 +8,15 @@ PYTEST_WORKERS ?= auto
 
 .PHONY: demo test bench env clean
 
-$(BIN)/activate:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1 || $(BIN)/pip install "torch>=2.1" "torchvision>=0.16"
-	$(BIN)/pip install -e ".[dev]"
+# The stamp is written only after every install step succeeded, so an interrupted set-up is redone.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install torch==2.14.1 torchvision==0.29.1 \
+		|| $(BIN)/python -m pip install "torch>=2.1" "torchvision>=0.16"
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
 
-env: $(BIN)/activate
+env: $(VENV)/.installed
 
 demo: env
 	$(BIN)/inverse3d tour -o $(OUT)

@@ -152,5 +152,9 @@ def cases() -> list[Case]:
             ("scipy cKDTree (fwd only)", _chamfer_kdtree(100_000)),
             repeats=3,
         ),
-        Case("sample 100k points, 20k faces", _sample_ours(100_000), ("trimesh sample_surface", _sample_trimesh(100_000))),
+        Case(
+            "sample 100k points, 20k faces",
+            _sample_ours(100_000),
+            ("trimesh sample_surface", _sample_trimesh(100_000)),
+        ),
     ]

@@ -6,7 +6,7 @@ import pytest
 
 import inverse3d
 
-SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils"]
+SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "viz"]
 
 # Names a program written against PyTorch3D imports (CONVENTIONS.md), by subpackage.
 PYTORCH3D_NAMES = {
@@ -23,6 +23,7 @@ PYTORCH3D_NAMES = {
     "loss": ["chamfer_distance", "mesh_laplacian_smoothing", "mesh_edge_loss", "mesh_normal_consistency"],
     "io": ["load_obj", "load_objs_as_meshes", "save_obj", "load_ply", "save_ply"],
     "utils": ["ico_sphere"],
+    "viz": ["render_turntable", "save_turntable"],
     "transforms": [
         "Transform3d", "euler_angles_to_matrix", "matrix_to_euler_angles", "quaternion_to_matrix",
         "matrix_to_quaternion", "axis_angle_to_matrix", "rotation_6d_to_matrix", "matrix_to_rotation_6d",

@@ -146,6 +146,18 @@ def test_pruned_search_is_exact_on_hard_layouts(monkeypatch, layout, K, norm):
         assert (blocks.idx != dense.idx).float().mean() < 1e-3  # only exact ties may differ
 
 
+@pytest.mark.parametrize("K", [1, 6])
+def test_tiny_budget_is_still_exact(path, monkeypatch, K):
+    """With a budget of a few hundred entries every loop splits (clouds, rows, columns, candidate pieces)."""
+    monkeypatch.setattr(knn_module, "_BUDGET", 300)
+    gen = torch.Generator().manual_seed(11)
+    p1, p2, l1, l2 = _ragged(3, 150, 400, 3, "cpu", torch.float32, gen)
+    out = knn_points(p1, p2, l1, l2, K=K)
+    dists, idx = knn_points_naive(p1, p2, l1, l2, K=K)
+    torch.testing.assert_close(out.dists, dists)
+    assert torch.equal(out.idx, idx)
+
+
 def test_default_threshold_uses_blocks_on_large_input():
     """Large inputs take the pruned path (and agree with the reference at a few probes)."""
     gen = torch.Generator().manual_seed(0)

@@ -157,7 +157,8 @@ def test_compositor_background():
     empty = idx[:, 0] < 0
     assert empty.any()
     out = AlphaCompositor(background_color=(0.1, 0.2, 0.3))(idx, alphas, features)  # RGB + alpha 1 on 4 channels
-    torch.testing.assert_close(out.permute(0, 2, 3, 1)[empty], torch.tensor([0.1, 0.2, 0.3, 1.0], dtype=out.dtype).expand(int(empty.sum()), 4))
+    want = torch.tensor([0.1, 0.2, 0.3, 1.0], dtype=out.dtype).expand(int(empty.sum()), 4)
+    torch.testing.assert_close(out.permute(0, 2, 3, 1)[empty], want)
     plain = AlphaCompositor()(idx, alphas, features)
     torch.testing.assert_close(out.permute(0, 2, 3, 1)[~empty], plain.permute(0, 2, 3, 1)[~empty])
     out = NormWeightedCompositor()(idx, alphas, features, background_color=0.5)

@@ -100,7 +100,9 @@ def load_renderable(path: Path, kind: str = "auto", device: Any = "cpu") -> Any:
             grid = only if only.ndim in (3, 4) else None
         if kind == "voxels" or (grid is not None and kind == "auto"):
             if grid is None:
-                raise ValueError(f"{path}: no voxel grid in the NPZ (keys {sorted(arrays)}; expected one of {VOXEL_KEYS})")
+                raise ValueError(
+                    f"{path}: no voxel grid in the NPZ (keys {sorted(arrays)}; expected one of {VOXEL_KEYS})"
+                )
             return _voxel_tensor(grid, path, device)
         from inverse3d.io import load_pointcloud
 

@@ -112,28 +112,24 @@ def load_target(config: FitConfig) -> FitTarget:
     from inverse3d.structures import Meshes
 
     device = torch.device(config.device)
-    gen_state = torch.get_rng_state()
-    torch.manual_seed(config.seed)  # the target's point samples depend on the target's seed only
-    try:
-        if config.mesh is not None:
-            from inverse3d.io import load_mesh
+    if config.mesh is not None:
+        from inverse3d.io import load_mesh
 
-            mesh = load_mesh(config.mesh, device=device)
-            verts = normalize_verts(mesh.verts_packed().float())
-            faces = mesh.faces_packed()
-            name = Path(config.mesh).stem
-            voxels = voxelize_meshes(Meshes(verts=[verts], faces=[faces]), config.voxel_res)[0]
-        else:
-            from inverse3d.datasets.builtin import procedural_item
+        mesh = load_mesh(config.mesh, device=device)
+        verts = normalize_verts(mesh.verts_packed().float())
+        faces = mesh.faces_packed()
+        name = Path(config.mesh).stem
+        voxels = voxelize_meshes(Meshes(verts=[verts], faces=[faces]), config.voxel_res)[0]
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(config.seed)  # the target's samples depend on the target's seed only
+            points = sample_points_from_meshes(Meshes(verts=[verts], faces=[faces]), config.n_points)[0]
+    else:
+        from inverse3d.datasets.builtin import render_sample
 
-            item = procedural_item(config.category, config.seed, voxel_res=config.voxel_res, image_size=64)
-            verts = torch.as_tensor(item["verts"], dtype=torch.float32, device=device)
-            faces = torch.as_tensor(item["faces"], dtype=torch.int64, device=device)
-            voxels = torch.as_tensor(item["voxels"], dtype=torch.float32, device=device)
-            name = f"{config.category} seed {config.seed}"
-        points = sample_points_from_meshes(Meshes(verts=[verts], faces=[faces]), config.n_points)[0]
-    finally:
-        torch.set_rng_state(gen_state)
+        item = render_sample(config.category, config.seed, image_size=32, n_points=config.n_points,
+                             voxel_res=config.voxel_res, device=device)
+        verts, faces, voxels, points = (item[k].to(device) for k in ("verts", "faces", "voxels", "points"))
+        name = f"{config.category} seed {config.seed}"
     return FitTarget(verts, faces, voxels, points, name)
 
 

@@ -3,16 +3,19 @@
 ``knn_points(p1, p2, K=...)`` finds, for every point of ``p1[n]``, its ``K`` nearest points in ``p2[n]``.
 The search never builds the full ``P1 x P2`` distance matrix:
 
-- small problems (or ``D > 3``): brute force over chunks of ``p1`` rows, each chunk a dense distance block
-  of at most ``_BUDGET`` entries;
+- small problems (or ``D > 3``): brute force over chunks of clouds, query rows and data columns, each chunk a
+  dense distance block of at most ``_BUDGET`` entries, with a running K smallest;
 - large problems with ``D <= 3``: both clouds are sorted along a Morton (Z-order) curve and cut into blocks of
-  ``_BLOCK`` consecutive points with a bounding box each. A cheap first pass against the Morton-nearest
-  blocks gives, for each query block, an upper bound on its points' K-th neighbour distance; every data block
-  whose box is farther than that bound is pruned (exactly: no true neighbour can lie in it), and the survivors
-  are searched densely, a chunk of query blocks at a time.
+  ``_QUERY_BLOCK`` / ``_DATA_BLOCK`` consecutive points with a bounding box each. A cheap first pass against
+  the Morton-nearest data blocks gives, for each query block, an upper bound on its points' K-th neighbour
+  distance; every data block whose box is farther than that bound is pruned (exactly: no true neighbour can
+  lie in it), and the survivors are searched densely, a chunk of query blocks at a time.
 
-The search runs without autograd and returns indices only; the distances are then recomputed from the
-gathered neighbours with autograd, so gradients reach both ``p1`` and ``p2`` (as PyTorch3D's backward does).
+Distances are compared in float64 (``|x|^2 - 2 q.x + |q|^2`` on centred clouds), so the neighbours found are
+those of exact arithmetic up to ties. The search runs without autograd and returns indices only; the distances
+are then recomputed from the gathered neighbours with autograd, so gradients reach both ``p1`` and ``p2`` (as
+PyTorch3D's backward does). Clouds far apart from each other (relative to their size) make the pruning weak:
+the result stays exact and memory-bounded, but the cost approaches brute force.
 """
 
 from __future__ import annotations
@@ -96,7 +99,9 @@ def knn_gather(x: torch.Tensor, idx: torch.Tensor, lengths: torch.Tensor | None 
         (N, L, K, U) float, ``out[n, l, k] = x[n, idx[n, l, k]]``, differentiable with respect to ``x``.
     """
     if x.ndim != 3 or idx.ndim != 3:
-        raise ValueError(f"knn_gather expects x (N, M, U) and idx (N, L, K); got {tuple(x.shape)} and {tuple(idx.shape)}")
+        raise ValueError(
+            f"knn_gather expects x (N, M, U) and idx (N, L, K); got {tuple(x.shape)} and {tuple(idx.shape)}"
+        )
     N, M, U = x.shape
     if idx.shape[0] != N:
         raise ValueError("x and idx must have same batch dimension.")
@@ -132,8 +137,8 @@ def _check_inputs(p1, p2, lengths1, lengths2, norm, K) -> tuple[torch.Tensor, to
     lengths1 = _check_lengths(lengths1, N, P1, p1.device, "lengths1")
     lengths2 = _check_lengths(lengths2, N, P2, p1.device, "lengths2")
     for name, p, lengths in (("p1", p1, lengths1), ("p2", p2, lengths2)):
-        valid = torch.arange(p.shape[1], device=p.device)[None] < lengths[:, None]  # (N, P)
-        if not torch.isfinite(p.detach()[valid]).all():
+        padding = torch.arange(p.shape[1], device=p.device)[None] >= lengths[:, None]  # (N, P)
+        if not (torch.isfinite(p.detach()).all(-1) | padding).all():
             raise ValueError(f"knn_points: {name} contains NaN or inf among its valid points")
     return lengths1, lengths2
 
@@ -198,8 +203,18 @@ def _smallest(d: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
     return d.topk(min(K, d.shape[-1]), dim=-1, largest=False, sorted=True)
 
 
+def _merge(best, new, K: int):
+    """Running K smallest: best and new are (values, ids) pairs (..., k) -> the K smallest of both."""
+    if best is None:
+        return new
+    vals = torch.cat([best[0], new[0]], -1)
+    ids = torch.cat([best[1], new[1]], -1)
+    vals, pos = _smallest(vals, K)
+    return vals, ids.gather(-1, pos)
+
+
 def _knn_brute(p1, p2, lengths1, lengths2, norm, K, out) -> None:
-    """Dense search, chunked over clouds and query rows so no block exceeds ``_BUDGET`` entries."""
+    """Dense search in chunks of clouds, query rows and data columns, none above ``_BUDGET`` entries."""
     N, P1, D = p1.shape
     P2 = p2.shape[1]
     invalid2 = torch.arange(P2, device=p2.device)[None] >= lengths2[:, None]  # (N, P2)
@@ -208,16 +223,21 @@ def _knn_brute(p1, p2, lengths1, lengths2, norm, K, out) -> None:
     x = x - centre
     q_all = p1.to(_SEARCH_DTYPE) - centre
     n_step = max(1, min(N, _BUDGET // max(1, P1 * P2)))
+    cols = max(1, min(P2, _BUDGET))
     for n0 in range(0, N, n_step):
         n1 = min(N, n0 + n_step)
-        rows = max(1, _BUDGET // ((n1 - n0) * P2))
+        rows = max(1, _BUDGET // ((n1 - n0) * min(P2, cols)))
         for r0 in range(0, P1, rows):
             r1 = min(P1, r0 + rows)
-            d = _pair_dists(q_all[n0:n1, r0:r1], x[n0:n1], norm)  # (n, r, P2)
-            d.masked_fill_(invalid2[n0:n1, None, :], float("inf"))
-            vals, pos = _smallest(d, K)
-            pos.masked_fill_(torch.isinf(vals), -1)
-            out[n0:n1, r0:r1, : pos.shape[-1]] = pos
+            best = None
+            for c0 in range(0, P2, cols):
+                c1 = min(P2, c0 + cols)
+                d = _pair_dists(q_all[n0:n1, r0:r1], x[n0:n1, c0:c1], norm)  # (n, r, c)
+                d.masked_fill_(invalid2[n0:n1, None, c0:c1], float("inf"))
+                vals, pos = _smallest(d, K)
+                best = _merge(best, (vals, pos + c0), K)
+            vals, pos = best
+            out[n0:n1, r0:r1, : pos.shape[-1]] = pos.masked_fill(torch.isinf(vals), -1)
 
 
 class _Blocks:
@@ -229,6 +249,7 @@ class _Blocks:
         src: (NB + 1, size) long, index of the point within its cloud.
         batch: (NB,) long, cloud of each block.
         lo, hi: (NB, D) bounding box of each block.
+        sq_norm: (NB + 1, size) squared norm of each point, inf on empty slots.
         first: list of N + 1 ints, blocks of cloud n are ``first[n]:first[n+1]``.
         keys: (M,) long, sorted Morton keys (cloud index in the high bits) of all M valid points.
         block_of: (M,) long, block of the point at each sorted position.
@@ -265,6 +286,7 @@ class _Blocks:
         vmask = self.valid[:NB, :, None]
         self.lo = self.pts[:NB].masked_fill(~vmask, inf).amin(1)
         self.hi = self.pts[:NB].masked_fill(~vmask, -inf).amax(1)
+        self.sq_norm = (self.pts * self.pts).sum(-1).masked_fill_(~self.valid, inf)  # (NB + 1, size)
         self.first = first.tolist()
         self.keys = keys
         self.block_of = block
@@ -303,6 +325,9 @@ def _knn_blocks(p1, p2, lengths1, lengths2, norm, K, out) -> None:
     lo = torch.where(torch.isfinite(lo), lo, torch.zeros_like(lo))
     extent = (hi - lo).nan_to_num(0.0, posinf=0.0, neginf=0.0).amax(1, keepdim=True)  # (N, 1)
     scale = 1.0 / extent.clamp(min=1e-30)
+    # Each cloud pair is moved to the origin, so the expanded distances keep their precision.
+    centre = (lo + 0.5 * extent)[:, None, :]  # (N, 1, D)
+    p1, p2, lo = p1 - centre, p2 - centre, lo - centre[:, 0]
     b1 = _Blocks(p1, lengths1, lo, scale, _QUERY_BLOCK)
     b2 = _Blocks(p2, lengths2, lo, scale, _DATA_BLOCK)
     if b1.num == 0 or b2.num == 0:
@@ -332,8 +357,11 @@ def _upper_bounds(b1: _Blocks, b2: _Blocks, K: int, norm: int) -> torch.Tensor:
     pos = torch.minimum(torch.maximum(pos, start), (stop - 1).clamp(min=0)).clamp(max=b2.keys.shape[0] - 1)
     centre_block = b2.block_of[pos]  # (NB1,)
     first2 = torch.tensor(b2.first, device=device)
-    cand = centre_block[:, None] + offsets[None]  # (NB1, 2 reach + 1)
-    inside = (cand >= first2[b1.batch][:, None]) & (cand < first2[b1.batch + 1][:, None]) & has_data[:, None]
+    lo_block, hi_block = first2[b1.batch], first2[b1.batch + 1]  # data blocks of the same cloud
+    # a window of 2 reach + 1 blocks around the centre block, shifted to stay inside the cloud
+    window = torch.maximum(torch.minimum(centre_block - reach, hi_block - offsets.shape[0]), lo_block)
+    cand = window[:, None] + offsets[None] + reach  # (NB1, 2 reach + 1)
+    inside = (cand < hi_block[:, None]) & has_data[:, None]
     cand = torch.where(inside, cand, torch.full_like(cand, b2.num))  # dummy block: no points
     ub = torch.empty(b1.num, dtype=b1.pts.dtype, device=device)
     rows = max(1, _BUDGET // (b1.size * cand.shape[1] * b2.size))
@@ -360,7 +388,8 @@ def _dense_blocks(b1: _Blocks, b2: _Blocks, rows: torch.Tensor, cand: torch.Tens
 
     Args:
         rows: (R,) query block indices.
-        cand: (R, W) data block indices (``b2.num`` = empty dummy).
+        cand: (R, W) data block indices (``b2.num`` = empty dummy); taken in pieces of at most ``_BUDGET``
+            distance entries, with a running K smallest.
         exact: return true distances; otherwise (norm 2) the per-row constant |q|^2 is left out, which
             does not change which neighbours are chosen.
 
@@ -370,22 +399,23 @@ def _dense_blocks(b1: _Blocks, b2: _Blocks, rows: torch.Tensor, cand: torch.Tens
     """
     R, W = cand.shape
     q = b1.pts[rows]  # (R, S1, D)
-    x = b2.pts[cand].reshape(R, W * b2.size, -1)  # (R, W S2, D)
-    x_valid = b2.valid[cand].reshape(R, W * b2.size)
-    centre = 0.5 * (b1.lo[rows] + b1.hi[rows])[:, None, :]  # (R, 1, D)
-    q = q - centre
-    x = x - centre
-    if norm == 2:
-        sq_x = (x * x).sum(-1).masked_fill_(~x_valid, float("inf"))  # (R, W S2), inf marks empty slots
-        d = torch.baddbmm(sq_x[:, None, :], q, x.transpose(1, 2), alpha=-2.0)  # (R, S1, W S2)
-        if exact:
-            d.add_((q * q).sum(-1)[:, :, None])
-    else:
-        d = _pair_dists(q, x, norm).masked_fill_(~x_valid[:, None, :], float("inf"))
-    vals, pos = _smallest(d, K)
-    src = b2.src[cand].reshape(R, W * b2.size).gather(1, pos.reshape(R, -1)).view_as(pos)
-    src.masked_fill_(torch.isinf(vals), -1)
-    return vals, src
+    piece = max(1, _BUDGET // (R * b1.size * b2.size))
+    best = None
+    for c0 in range(0, W, piece):
+        cc = cand[:, c0 : c0 + piece]
+        x = b2.pts[cc].reshape(R, -1, q.shape[-1])  # (R, w S2, D)
+        if norm == 2:
+            # |x|^2 - 2 q.x (+ |q|^2): float64 and centred clouds keep this expansion accurate
+            d = torch.baddbmm(b2.sq_norm[cc].reshape(R, 1, -1), q, x.transpose(1, 2), alpha=-2.0)
+        else:
+            d = _pair_dists(q, x, norm).masked_fill_(~b2.valid[cc].reshape(R, 1, -1), float("inf"))
+        vals, pos = _smallest(d, K)  # (R, S1, k)
+        src = b2.src[cc].reshape(R, -1).gather(1, pos.reshape(R, -1)).view_as(pos)
+        best = _merge(best, (vals, src), K)
+    vals, src = best
+    if exact and norm == 2:
+        vals = vals + b1.sq_norm[rows][:, :, None]
+    return vals, src.masked_fill_(torch.isinf(vals), -1)
 
 
 def _candidates(b1: _Blocks, b2: _Blocks, ub: torch.Tensor, norm: int, slack: torch.Tensor):

@@ -124,7 +124,10 @@ def save_frames(frames: ArrayLike | Sequence[ArrayLike], path: str | Path, fps: 
         fps: frames per second.
     """
     path = Path(path)
-    video = np.stack([to_uint8(f) for f in frames]) if not isinstance(frames, (torch.Tensor, np.ndarray)) else to_uint8(frames)
+    if isinstance(frames, (torch.Tensor, np.ndarray)):
+        video = to_uint8(frames)
+    else:
+        video = np.stack([to_uint8(f) for f in frames])
     if video.ndim != 4 or video.shape[-1] not in (3, 4) or video.shape[0] == 0:
         raise ValueError(f"frames must have shape (T, H, W, 3) with T >= 1; got {tuple(video.shape)}")
     if fps <= 0:

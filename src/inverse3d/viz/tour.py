@@ -50,8 +50,8 @@ def section_triangle(ctx: TourContext) -> Section:
 
     sec = Section(
         "Meshing around: a triangle",
-        "Three vertices and one face, rendered from cameras circling it. The back of the face is lit too: "
-        "the rasteriser does not cull back faces unless asked.",
+        "Three vertices and one face, rendered from cameras circling it. The rasteriser does not cull back faces "
+        "unless asked, so the back is drawn too; Phong shading lights it with ambient light only, as PyTorch3D does.",
     )
     verts = torch.tensor([[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], device=ctx.device)
     faces = torch.tensor([[0, 1, 2]], device=ctx.device)
@@ -240,7 +240,7 @@ def section_parametric(ctx: TourContext) -> Section:
         "(sin v cos u, cos v, sin v sin u) and a torus ((R + r cos v) cos u, (R + r cos v) sin u, r sin v). Sampling "
         "(u, v) gives a point cloud, with no connectivity; colours follow (u, v).",
     )
-    counts = (50, 300, 1000)
+    counts = (10, 20, 40) if ctx.quick else (50, 300, 1000)
     for name, fn in (("sphere", parametric_sphere), ("torus", parametric_torus)):
         for n in counts:
             cloud = fn(n, device=ctx.device)
@@ -261,7 +261,7 @@ def section_implicit(ctx: TourContext) -> Section:
         "level set is meshed by marching cubes. Finer grids give smoother meshes; unlike a point cloud, the result has "
         "connectivity.",
     )
-    for n in (20, 30, 80):
+    for n in (8, 12, 16) if ctx.quick else (20, 30, 80):
         mesh = implicit_torus(n, device=ctx.device)
         path = save_turntable(mesh, ctx.path(f"implicit_torus_{n}.gif"), n_frames=ctx.n_frames,
                               image_size=ctx.image_size, fps=ctx.fps, elev=30.0, progress=False, color=(0.4, 0.8, 0.5))
@@ -282,7 +282,7 @@ def section_sampling(ctx: TourContext) -> Section:
         "uniform over the surface however uneven the triangles are; they carry the texture's colour.",
     )
     mesh, what = _textured_mesh(ctx)
-    for n in (1000, 10000, 100000):
+    for n in (100, 1000, 3000) if ctx.quick else (1000, 10000, 100000):
         points, normals, colors = sample_points_from_meshes(mesh, n, return_normals=True, return_textures=True)
         cloud = Pointclouds(points=points, normals=normals, features=colors)
         path = save_turntable(cloud, ctx.path(f"sampled_{n}.gif"), n_frames=ctx.n_frames, image_size=ctx.image_size,

@@ -278,9 +278,11 @@ def _render_mesh(scene: _Scene, R, T, fov, size, background) -> torch.Tensor:
 
     cams, centres = _cameras(scene, R, T, fov)
     lights = _headlights(R, centres, scene.radius)
+    settings = RasterizationSettings(image_size=size, faces_per_pixel=1)
+    blend = BlendParams(background_color=background)
     renderer = MeshRenderer(
-        rasterizer=MeshRasterizer(cameras=cams, raster_settings=RasterizationSettings(image_size=size, faces_per_pixel=1)),
-        shader=HardPhongShader(device=R.device, cameras=cams, lights=lights, blend_params=BlendParams(background_color=background)),
+        rasterizer=MeshRasterizer(cameras=cams, raster_settings=settings),
+        shader=HardPhongShader(device=R.device, cameras=cams, lights=lights, blend_params=blend),
     )
     images = renderer(scene.data.extend(R.shape[0]), cameras=cams, lights=lights)  # (B, H, W, 4)
     return images[..., :3]
@@ -462,10 +464,13 @@ def camera_path_frames(
                           style.pop("voxel_threshold", 0.5))
     like = scene.center
     n = (rotations if rotations is not None else translations).shape[0]
-    rot = torch.eye(3, dtype=like.dtype, device=like.device).expand(n, 3, 3) if rotations is None else rotations.to(like)
+    eye = torch.eye(3, dtype=like.dtype, device=like.device)
+    rot = eye.expand(n, 3, 3) if rotations is None else rotations.to(like)
     shift = like.new_zeros(n, 3) if translations is None else translations.to(like)
     if rot.shape != (n, 3, 3) or shift.shape != (n, 3):
-        raise ValueError(f"rotations must be (T, 3, 3) and translations (T, 3); got {tuple(rot.shape)}, {tuple(shift.shape)}")
+        raise ValueError(
+            f"rotations must be (T, 3, 3) and translations (T, 3); got {tuple(rot.shape)}, {tuple(shift.shape)}"
+        )
     R0, T0 = turntable_cameras(like, scene.radius, 1, elev, fov, azim)
     R = R0 @ rot
     T = (T0[:, None, :] @ rot)[:, 0] + shift

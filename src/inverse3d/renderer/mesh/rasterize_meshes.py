@@ -451,10 +451,9 @@ def _search(
     tiles = tiles_x * ((height + T - 1) // T)  # (Fa,)
     toff = torch.cumsum(tiles, 0) - tiles
     n_units = int(tiles.sum())
-    forms = geom.edge_forms[fidx]  # (Fa, Pv, 3)
     segments = geom.segments[fidx]  # (Fa, Pv, 5)
-    Pv = forms.shape[1]
-    depth_form = geom.depth_form[fidx]  # (Fa, 3)
+    Pv = segments.shape[1]
+    table = torch.cat([geom.edge_forms[fidx], geom.depth_form[fidx, None]], dim=1)  # (Fa, Pv + 1, 3)
     base = face_to_mesh[fidx].long() * (H * W)
     # Pixel centres padded with NaN so that tile pixels beyond the image fail every test.
     nan = torch.full((T,), math.nan, dtype=dtype, device=device)
@@ -466,6 +465,8 @@ def _search(
     acc_pix, acc_z, acc_face = [], [], []
     acc_len = 0
     step = max(1, _PAIR_BUDGET // (T * T))
+    log_t = T.bit_length() - 1
+    tile_offsets = (ar[:, None] * W + ar[None, :]).reshape(-1)  # (T * T,) flat pixel offset inside a tile
     for s in range(0, n_units, step):
         e = min(s + step, n_units)
         lo = int(torch.searchsorted(toff, torch.tensor([s], device=device), right=True)) - 1
@@ -475,16 +476,20 @@ def _search(
         uf = torch.repeat_interleave(torch.arange(lo, hi, device=device), seg_end - seg_start)  # (U,) face of unit
         t = torch.arange(s, e, device=device) - toff[uf]
         tx = tiles_x[uf]
-        row0 = r0[uf] + torch.div(t, tx, rounding_mode="floor") * T  # (U,) first row of the tile
-        col0 = c0[uf] + (t % tx) * T
+        ty = torch.div(t, tx, rounding_mode="floor")
+        row0 = r0[uf] + ty * T  # (U,) first row and column of the tile
+        col0 = c0[uf] + (t - ty * tx) * T
         px = xs_pad[col0[:, None] + ar]  # (U, T)
         py = ys_pad[row0[:, None] + ar]
-        fu = forms[uf]  # (U, Pv, 3)
+        tab = table[uf]  # (U, Pv + 1, 3)
+
+        def plane(k: int) -> torch.Tensor:  # form k at every tile pixel: (U, T, T)
+            return (tab[:, k, 1:2] * py + tab[:, k, 2:3])[:, :, None] + (tab[:, k, 0:1] * px)[:, None, :]
+
         # Signed distance of every tile pixel to every edge line; the smallest decides.
-        dmin = None
-        for k in range(Pv):
-            d = (fu[:, k, 1:2] * py + fu[:, k, 2:3])[:, :, None] + (fu[:, k, 0:1] * px)[:, None, :]  # (U, T, T)
-            dmin = d if dmin is None else torch.minimum(dmin, d)
+        dmin = plane(0)
+        for k in range(1, Pv):
+            dmin = torch.minimum(dmin, plane(k))
         dmin = dmin.view(-1)
         if blur_radius > 0:
             idx = (dmin > -radius).nonzero().squeeze(1)  # inside, or near enough to need the exact distance
@@ -492,23 +497,22 @@ def _search(
         else:
             idx = (dmin >= 0).nonzero().squeeze(1)
             inside = None
-        u = torch.div(idx, T * T, rounding_mode="floor")
-        rem = idx - u * (T * T)
-        i = torch.div(rem, T, rounding_mode="floor")
-        row = row0[u] + i
-        col = col0[u] + (rem - i * T)
+        depth = plane(Pv).view(-1)[idx]
+        u = idx >> (2 * log_t)
+        rem = idx & (T * T - 1)
+        pix = (base[uf] + row0 * W + col0)[u] + tile_offsets[rem]
         lf = uf[u]
-        px, py = xs[col], ys[row]
         if inside is not None:
+            row = row0[u] + (rem >> log_t)
+            col = col0[u] + (rem & (T - 1))
+            px, py = xs[col], ys[row]
             out = (~inside).nonzero().squeeze(1)
             near = _segments_dist2(px[out], py[out], segments[lf[out]]) < blur_radius
             keep = inside.index_put((out,), near).nonzero().squeeze(1)
-            row, col, lf, px, py, inside = row[keep], col[keep], lf[keep], px[keep], py[keep], inside[keep]
+            pix, depth, lf, px, py, inside = pix[keep], depth[keep], lf[keep], px[keep], py[keep], inside[keep]
 
-        dfc = depth_form[lf]
-        depth = dfc[:, 0] * px + dfc[:, 1] * py + dfc[:, 2]
         if geom.perspective:
-            ok = depth > 0
+            ok = depth > 1e-30
             z = 1.0 / torch.where(ok, depth, torch.ones_like(depth))
         else:
             ok = depth >= 0
@@ -522,9 +526,8 @@ def _search(
                 _, zo, _ = _bary_depth(geom.fv[fo], geom, fo, px[out], py[out], clip_bary=True)
                 z = z.index_put((out,), zo)
                 ok = ok.index_put((out,), zo >= 0)
-        ki = (ok & torch.isfinite(z)).nonzero().squeeze(1)
-        lf = lf[ki]
-        pix, z, face = base[lf] + row[ki] * W + col[ki], z[ki], fidx[lf]
+        ki = ok.nonzero().squeeze(1)
+        pix, z, face = pix[ki], z[ki], fidx[lf[ki]]
 
         if K == 1 and keyed:
             # One int64 key per pair orders by depth, then face: (bits of the float32 depth >= 0) << 32 | face.

@@ -74,7 +74,7 @@ def _hard_shade(fragments: Any, blend_params: BlendParams, shade: Callable[[Any]
     def pack(t: torch.Tensor, fill: float) -> torch.Tensor:  # (N, H, W, 1, ...) -> (N, 1, P, 1, ...)
         src = t.reshape(N, H * W, *t.shape[3:])
         if N == 1:
-            return src[0, pix_idx].reshape(1, 1, P, *t.shape[3:])
+            return src[0].index_select(0, pix_idx).reshape(1, 1, P, *t.shape[3:])
         out = src.new_full((N, P, *t.shape[3:]), fill)
         out[n_idx, slot] = src[n_idx, pix_idx]
         return out.reshape(N, 1, P, *t.shape[3:])
@@ -88,11 +88,14 @@ def _hard_shade(fragments: Any, blend_params: BlendParams, shade: Callable[[Any]
     packed = dataclasses.replace(fragments, **fields) if dataclasses.is_dataclass(fragments) else fragments._replace(**fields)
     colors = shade(packed)  # (N, 1, P, 1, C)
     C = colors.shape[-1]
+    # Work channels first ((C, pixels) rows are fast to scatter), then lay the image out as (N, H, W, C + 1).
+    cols = colors.reshape(N, P, C).permute(2, 0, 1)  # (C, N, P)
+    src = cols.reshape(C, P) if N == 1 else cols.reshape(C, N * P).index_select(1, n_idx * P + slot)  # (C, M)
     background = _background(blend_params, colors)  # (C,)
-    rgb = background.expand(N, H * W, C).clone()
-    rgb[n_idx, pix_idx] = colors.reshape(N, P, C)[n_idx, slot]
-    alpha = covered.to(rgb.dtype)[..., None]  # (N, H, W, 1)
-    return torch.cat([rgb.reshape(N, H, W, C), alpha], dim=-1)
+    rgb = background[:, None].expand(C, N * H * W).index_copy(1, n_idx * (H * W) + pix_idx, src)  # (C, N*H*W)
+    alpha = covered.reshape(1, N * H * W).to(rgb.dtype)
+    image = torch.cat([rgb, alpha], dim=0).view(C + 1, N, H, W)
+    return image.permute(1, 2, 3, 0).contiguous()  # (N, H, W, C + 1)
 
 
 def _depth_range(cameras: Any, kwargs: dict) -> tuple[Any, Any]:

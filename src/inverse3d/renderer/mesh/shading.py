@@ -3,6 +3,9 @@
 Each function returns per-fragment colours (N, H, W, K, C) that a blending function then composites.
 Lighting is computed in world coordinates: points and normals come from ``meshes`` (world space) and the
 viewer from ``cameras.get_camera_center()``.
+
+Internally the per-fragment values are laid out channels first, (C, N, R) with R = H * W * K (see
+``lighting._cf``): on the CPU that makes every step an operation on contiguous rows.
 """
 
 from __future__ import annotations
@@ -11,41 +14,68 @@ from typing import Any
 
 import torch
 
-from ..lighting import _expand_like
-from .utils import interpolate_face_attributes
+from ..lighting import _batch_cf, _cf, _from_cf
 
 
-def _apply_lighting(
-    points: torch.Tensor, normals: torch.Tensor, lights: Any, cameras: Any, materials: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Ambient, diffuse and specular light reflected at each point.
+def _interpolate_cf(pix_to_face: torch.Tensor, bary: torch.Tensor, corner_attrs: torch.Tensor) -> torch.Tensor:
+    """Barycentric interpolation, channels first.
 
     Args:
-        points: (N, ..., 3) world positions; N is the batch size (1 or N lights, cameras and materials).
-        normals: (N, ..., 3) world normals (need not be unit length).
-        lights, cameras, materials: batches of 1 or N.
+        pix_to_face: (N, H, W, K) long, -1 where empty.
+        bary: (N, H, W, K, 3) barycentric coordinates.
+        corner_attrs: (3, D, F): attribute d at corner j of face f.
     Returns:
-        ambient (N, 1, ..., 1, C), diffuse (N, ..., C) and specular (N, ..., C), each already multiplied by the
-        material's reflectance.
+        (D, N, R) interpolated values, 0 at empty fragments (R = H * W * K).
+    """
+    N = pix_to_face.shape[0]
+    D, F = corner_attrs.shape[1], corner_attrs.shape[2]
+    if F == 0:
+        return bary.new_zeros((D, N, pix_to_face[0].numel()))
+    idx = pix_to_face.reshape(-1).clamp(min=0)  # (P,)
+    corners = corner_attrs.reshape(3 * D, F).index_select(1, idx).view(3, D, -1)  # (3, D, P)
+    b = bary.reshape(-1, 3).t().contiguous()  # (3, P)
+    vals = torch.addcmul(torch.addcmul(corners[0] * b[0], corners[1], b[1]), corners[2], b[2])  # (D, P)
+    vals = vals * (pix_to_face.reshape(-1) >= 0)
+    return vals.view(D, N, -1)
+
+
+def _corners(values: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(V, D) per-vertex values -> (3, D, F) values at the three corners of every face."""
+    return values.t()[:, faces.t()].permute(1, 0, 2)
+
+
+def _apply_lighting_cf(
+    points: torch.Tensor, normals: torch.Tensor, lights: Any, cameras: Any, materials: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ambient, diffuse and specular light reflected at each point, channels first.
+
+    Args:
+        points, normals: (3, N, R) world positions and normals of the N batch elements' points.
+        lights, cameras, materials: batches of 1 or N. Lights without the channels-first methods of the built-in
+            ones are called through their public ``diffuse`` / ``specular`` methods.
+    Returns:
+        ambient (C, N|1, 1), diffuse (C, N, R), specular (C, N, R), each times the material's reflectance.
     """
     if cameras is None:
         raise ValueError("Shading needs cameras (for the viewer position): pass cameras= to the shader or renderer")
-    light_diffuse = lights.diffuse(normals=normals, points=points)
-    light_specular = lights.specular(
-        normals=normals,
-        points=points,
-        camera_position=cameras.get_camera_center(),
-        shininess=materials.shininess,
-    )
-    ambient = _expand_like(materials.ambient_color * lights.ambient_color, points, 1)
-    diffuse = _expand_like(materials.diffuse_color, points, 1) * light_diffuse
-    specular = _expand_like(materials.specular_color, points, 1) * light_specular
+    camera = _batch_cf(cameras.get_camera_center(), points[0])  # (3, N|1, 1)
+    shininess = _batch_cf(materials.shininess, points[0])  # (1, N|1, 1)
+    if hasattr(lights, "_cf_diffuse") and hasattr(lights, "_cf_specular"):
+        light_diffuse = lights._cf_diffuse(normals, points)
+        light_specular = lights._cf_specular(normals, points, camera, shininess)
+    else:  # any object with PyTorch3D's light interface
+        pts, nrm = points.permute(1, 2, 0), normals.permute(1, 2, 0)  # (N, R, 3)
+        light_diffuse = _cf(lights.diffuse(normals=nrm, points=pts))
+        light_specular = _cf(
+            lights.specular(
+                normals=nrm, points=pts, camera_position=cameras.get_camera_center(), shininess=materials.shininess
+            )
+        )
+    like = points[0]
+    ambient = _batch_cf(materials.ambient_color, like) * _batch_cf(lights.ambient_color, like)
+    diffuse = _batch_cf(materials.diffuse_color, like) * light_diffuse
+    specular = _batch_cf(materials.specular_color, like) * light_specular
     return ambient, diffuse, specular
-
-
-def _faces_attr(values: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """(V, D) per-vertex values -> (F, 3, D) per-face-corner values."""
-    return values[faces]
 
 
 def phong_shading(
@@ -64,10 +94,11 @@ def phong_shading(
     verts = meshes.verts_packed()  # (V, 3)
     faces = meshes.faces_packed()  # (F, 3)
     normals = meshes.verts_normals_packed()  # (V, 3)
-    pixel_coords = interpolate_face_attributes(fragments.pix_to_face, fragments.bary_coords, verts[faces])
-    pixel_normals = interpolate_face_attributes(fragments.pix_to_face, fragments.bary_coords, normals[faces])
-    ambient, diffuse, specular = _apply_lighting(pixel_coords, pixel_normals, lights, cameras, materials)
-    return (ambient + diffuse) * texels + specular
+    attrs = _corners(torch.cat([verts, normals.to(verts.dtype)], dim=1), faces)  # (3, 6, F)
+    vals = _interpolate_cf(fragments.pix_to_face, fragments.bary_coords, attrs)  # (6, N, R)
+    ambient, diffuse, specular = _apply_lighting_cf(vals[:3], vals[3:], lights, cameras, materials)
+    colors = torch.addcmul(specular, ambient + diffuse, _cf(texels))  # (C, N, R)
+    return _from_cf(colors, tuple(texels.shape))
 
 
 def gouraud_shading(meshes: Any, fragments: Any, lights: Any, cameras: Any, materials: Any) -> torch.Tensor:
@@ -85,18 +116,17 @@ def gouraud_shading(meshes: Any, fragments: Any, lights: Any, cameras: Any, mate
     if not isinstance(meshes.textures, TexturesVertex):
         raise ValueError("Gouraud shading needs the meshes' textures to be a TexturesVertex")
     faces = meshes.faces_packed()  # (F, 3)
-    # Light the vertices batched as (N, V_max, 3) so every mesh uses its own light / camera / material.
-    verts = meshes.verts_padded()  # (N, Vmax, 3)
-    normals = meshes.verts_normals_padded()  # (N, Vmax, 3)
-    ambient, diffuse, specular = _apply_lighting(verts, normals, lights, cameras, materials)
+    # Light the vertices batched as (3, N, V_max) so every mesh uses its own light / camera / material.
+    verts = _cf(meshes.verts_padded())  # (3, N, Vmax)
+    normals = _cf(meshes.verts_normals_padded().to(verts.dtype))
+    ambient, diffuse, specular = _apply_lighting_cf(verts, normals, lights, cameras, materials)
     to_packed = meshes.verts_padded_to_packed_idx()  # (V,) index into the flattened (N * Vmax)
-    colors = meshes.textures.verts_features_packed()  # (V, C)
-    C = colors.shape[-1]
-    ambient = ambient.expand(*verts.shape[:2], C).reshape(-1, C)[to_packed]  # (V, C)
-    diffuse = diffuse.reshape(-1, C)[to_packed]
-    specular = specular.reshape(-1, C)[to_packed]
-    shaded = colors * (ambient + diffuse) + specular  # (V, C)
-    return interpolate_face_attributes(fragments.pix_to_face, fragments.bary_coords, _faces_attr(shaded, faces))
+    colors = meshes.textures.verts_features_packed().t()  # (C, V)
+    C = colors.shape[0]
+    light = (ambient + diffuse).expand(C, *verts.shape[1:]).reshape(C, -1).index_select(1, to_packed)  # (C, V)
+    shaded = torch.addcmul(specular.reshape(C, -1).index_select(1, to_packed), colors, light)  # (C, V)
+    vals = _interpolate_cf(fragments.pix_to_face, fragments.bary_coords, _corners(shaded.t(), faces))  # (C, N, R)
+    return _from_cf(vals, (*fragments.pix_to_face.shape, C))
 
 
 def flat_shading(
@@ -115,14 +145,15 @@ def flat_shading(
     verts = meshes.verts_packed()  # (V, 3)
     faces = meshes.faces_packed()  # (F, 3)
     centroids = verts[faces].mean(dim=1)  # (F, 3)
-    face_normals = meshes.faces_normals_packed()  # (F, 3)
-    mask = fragments.pix_to_face >= 0  # (N, H, W, K)
-    idx = fragments.pix_to_face.clamp(min=0)
+    face_normals = meshes.faces_normals_packed().to(verts.dtype)  # (F, 3)
+    p2f = fragments.pix_to_face
+    N = p2f.shape[0]
     if faces.shape[0] == 0:
-        pixel_coords = verts.new_zeros((*idx.shape, 3))
-        pixel_normals = verts.new_zeros((*idx.shape, 3))
+        vals = verts.new_zeros((6, N, p2f[0].numel()))
     else:
-        pixel_coords = torch.where(mask[..., None], centroids[idx], 0.0)  # (N, H, W, K, 3)
-        pixel_normals = torch.where(mask[..., None], face_normals[idx], 0.0)
-    ambient, diffuse, specular = _apply_lighting(pixel_coords, pixel_normals, lights, cameras, materials)
-    return (ambient + diffuse) * texels + specular
+        per_face = torch.cat([centroids, face_normals], dim=1).t()  # (6, F)
+        vals = per_face.index_select(1, p2f.reshape(-1).clamp(min=0)) * (p2f.reshape(-1) >= 0)  # (6, P)
+        vals = vals.view(6, N, -1)
+    ambient, diffuse, specular = _apply_lighting_cf(vals[:3], vals[3:], lights, cameras, materials)
+    colors = torch.addcmul(specular, ambient + diffuse, _cf(texels))
+    return _from_cf(colors, tuple(texels.shape))

@@ -18,7 +18,8 @@ _NORM_EPS = 1e-4  # the smallest total weight NormWeightedCompositor divides by
 def _check(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> None:
     if pointsidx.ndim != 4 or alphas.shape != pointsidx.shape:
         raise ValueError(
-            f"fragments and alphas must both have shape (N, K, H, W); got {tuple(pointsidx.shape)} and {tuple(alphas.shape)}"
+            "fragments and alphas must both have shape (N, K, H, W); "
+            f"got {tuple(pointsidx.shape)} and {tuple(alphas.shape)}"
         )
     if features.ndim != 2:
         raise ValueError(f"features must have shape (C, P); got {tuple(features.shape)}")

@@ -74,7 +74,9 @@ def format_radius(radius: float | Sequence[float] | torch.Tensor, pointclouds) -
             if N == 1 and radius.ndim == 1:
                 radius = radius[None]
             if tuple(radius.shape) != (N, P_padded):
-                raise ValueError(f"radius must be a float or of shape (N, P) = ({N}, {P_padded}); got {tuple(radius.shape)}")
+                raise ValueError(
+                    f"radius must be a float or of shape (N, P) = ({N}, {P_padded}); got {tuple(radius.shape)}"
+                )
             radius = radius.to(points).reshape(-1)[pointclouds.padded_to_packed_idx()]
     elif isinstance(radius, (float, int)) and not isinstance(radius, bool):
         radius = torch.full((P,), float(radius), dtype=points.dtype, device=points.device)

@@ -1,0 +1,429 @@
+"""Training a single-view reconstruction network on the built-in procedural dataset.
+
+``train(TrainConfig(...))`` builds the dataset (generated and cached on first use), a ``SingleViewModel`` and Adam,
+then runs ``iterations`` steps with a tqdm bar showing the loss, and writes into ``out_dir``:
+
+- ``checkpoint.pt`` every ``checkpoint_every`` steps, at the end, and when interrupted (Ctrl-C or SIGTERM: the
+  current step finishes, the checkpoint is written, then ``TrainingInterrupted`` is raised); always atomically;
+- ``loss.png``, the loss curve.
+
+``resume=True`` continues from ``out_dir/checkpoint.pt`` exactly where it stopped: weights, optimiser state, step,
+the RNG states of torch, numpy and Python, and the batch order (``ResumableBatchSampler``), so N steps straight and
+k steps + resume + N - k steps give the same weights.
+
+Several processes: run the same command under ``torchrun --nproc_per_node P``. Each process takes its share of every
+epoch and ``batch_size`` shapes per step, gradients are averaged by ``DistributedDataParallel`` (gloo on the CPU,
+NCCL on CUDA), and only rank 0 writes files and shows the bar.
+
+Losses by model type: ``vox`` / ``vox_conv``: class-balanced BCE on the voxels; ``point``: chamfer distance to the
+shape's surface samples; ``mesh``: ``w_chamfer`` x chamfer between points sampled on the predicted mesh and the
+surface samples + ``w_smooth`` x uniform Laplacian smoothing; ``implicit``: BCE between predicted occupancy logits
+and the trilinearly interpolated voxel occupancy at query points (half uniform in the box, half near the surface).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from inverse3d.engine.checkpoint import (
+    FORMAT,
+    VERSION,
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Options of ``inverse3d train``: the model, the data, the optimisation and where results go."""
+
+    type: Literal["vox", "vox_conv", "point", "mesh", "implicit"] = "vox"
+    """Decoder: vox (MLP to voxels), vox_conv (3D transposed convolutions), point (MLP to points), mesh (ico-sphere
+    vertex offsets), implicit (occupancy network queried at 3D points)."""
+    batch_size: int = 32
+    """Shapes per step (per process under torchrun)."""
+    lr: float = 4e-4
+    """Adam learning rate."""
+    iterations: int = 2000
+    """Total optimisation steps (a resumed run continues up to this number)."""
+    seed: int = 0
+    """Seed of the weights' initialisation, the batch order and the sampling in the losses."""
+    checkpoint_every: int = 200
+    """Write out_dir/checkpoint.pt every this many steps (also at the end and when interrupted)."""
+    resume: bool = False
+    """Continue from out_dir/checkpoint.pt (exactly: weights, optimiser, step, RNG states and data order)."""
+    out_dir: Path = Path("out/train")
+    """Folder for checkpoint.pt, loss.png and config.json."""
+    device: str = "cpu"
+    """Torch device (cpu, cuda, cuda:1); under torchrun with CUDA each process takes cuda:LOCAL_RANK."""
+    workers: int = 0
+    """Data loader worker processes (and dataset generation processes on first use)."""
+    data_root: Path = Path("data/procedural")
+    """Cache folder of the built-in dataset (generated there on first use)."""
+    categories: tuple[str, ...] = ("chair",)
+    """Categories of the built-in dataset: any of chair, table, sofa."""
+    n_train: int = 800
+    """Training shapes per category."""
+    n_val: int = 50
+    """Validation shapes per category."""
+    n_test: int = 100
+    """Test shapes per category."""
+    image_size: int = 137
+    """Input image side in pixels (137 as R2N2)."""
+    voxel_res: int = 32
+    """Voxel grid side of the data and of vox / vox_conv / implicit predictions."""
+    data_points: int = 5000
+    """Surface samples stored per shape (ground truth of the point and mesh losses and of F1)."""
+    data_seed: int = 0
+    """Seed of the dataset (which shapes and views)."""
+    n_points: int = 2048
+    """Points predicted by the point decoder; points sampled on predicted meshes per step; ground-truth points
+    used per shape and step by the chamfer losses (a random subset of the stored samples)."""
+    ico_level: int = 4
+    """Subdivision level of the mesh decoder's ico-sphere (4: 2562 vertices)."""
+    w_chamfer: float = 1.0
+    """Weight of the chamfer term (mesh)."""
+    w_smooth: float = 0.2
+    """Weight of the Laplacian smoothing term (mesh)."""
+    n_queries: int = 2048
+    """Query points per shape and step (implicit)."""
+    pretrained: bool = False
+    """Start the encoder from ImageNet weights found in the local torch hub cache (never downloaded)."""
+    progress: bool = True
+    """Show the progress bar."""
+
+    def model_config(self) -> dict[str, Any]:
+        """The ``SingleViewModel`` arguments this config asks for (stored in checkpoints)."""
+        return dict(type=self.type, voxel_res=self.voxel_res, n_points=self.n_points, ico_level=self.ico_level)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C or SIGTERM after writing its checkpoint (``path``)."""
+
+    def __init__(self, path: Path | None, step: int) -> None:
+        super().__init__(f"training interrupted at step {step}; checkpoint: {path}")
+        self.path, self.step = path, step
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns: the model (unwrapped, on its device), the loss of every step, the files written."""
+
+    model: torch.nn.Module
+    losses: list[float]
+    step: int
+    checkpoint: Path | None
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def config_to_plain(config: TrainConfig) -> dict[str, Any]:
+    """The config as plain values (paths as str, tuples as lists) for checkpoints and config.json."""
+    out = {}
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        out[f.name] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def config_from_plain(values: dict[str, Any], **overrides: Any) -> TrainConfig:
+    """Inverse of ``config_to_plain`` (unknown keys are ignored), with ``overrides`` applied."""
+    names = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    kw = {k: v for k, v in values.items() if k in names}
+    for k in ("out_dir", "data_root"):
+        if k in kw:
+            kw[k] = Path(kw[k])
+    if "categories" in kw:
+        kw["categories"] = tuple(kw["categories"])
+    kw.update(overrides)
+    return TrainConfig(**kw)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _subsample(points: torch.Tensor, n: int) -> torch.Tensor:
+    """(B, P, 3) -> (B, min(n, P), 3): a random subset of each cloud (torch's global generator)."""
+    B, P, _ = points.shape
+    if P <= n:
+        return points
+    idx = torch.rand(B, P, device=points.device).argsort(dim=1)[:, :n]  # (B, n)
+    return points.gather(1, idx[..., None].expand(B, n, 3))
+
+
+def occupancy_at(voxels: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Trilinear interpolation of (B, D, H, W) occupancies (cells over [-0.5, 0.5]^3, ``voxel_grid`` layout) at
+    (B, Q, 3) world points -> (B, Q) in [0, 1]; 0 outside the box."""
+    grid = (2.0 * points)[:, :, None, None, :]  # (B, Q, 1, 1, 3): x, y, z -> w, h, d in [-1, 1]
+    out = F.grid_sample(voxels[:, None].to(points.dtype), grid, mode="bilinear", padding_mode="zeros",
+                        align_corners=False)  # (B, 1, Q, 1, 1)
+    return out[:, 0, :, 0, 0]
+
+
+def implicit_queries(points: torch.Tensor, n: int, noise: float = 0.03) -> torch.Tensor:
+    """(B, n, 3) query points: half uniform in [-0.55, 0.55]^3, half surface samples plus Gaussian noise."""
+    B = points.shape[0]
+    n_near = n // 2
+    uniform = (torch.rand(B, n - n_near, 3, device=points.device, dtype=points.dtype) - 0.5) * 1.1
+    near = _subsample(points, n_near)
+    if near.shape[1] < n_near:  # fewer stored samples than asked: repeat them
+        near = near.repeat(1, -(-n_near // near.shape[1]), 1)[:, :n_near]
+    near = near + noise * torch.randn_like(near)
+    return torch.cat([uniform, near], dim=1)
+
+
+def training_loss(model: torch.nn.Module, core, batch: dict[str, Any], config: TrainConfig) -> torch.Tensor:
+    """The loss of one batch (module docstring). ``model`` may be DDP-wrapped; ``core`` is the unwrapped model."""
+    from inverse3d.loss import chamfer_distance, mesh_laplacian_smoothing, voxel_bce_loss
+
+    images = batch["images"]
+    kind = core.type
+    if kind in ("vox", "vox_conv"):
+        return voxel_bce_loss(model(images), batch["voxels"])
+    gt = _subsample(batch["points"], config.n_points)
+    if kind == "point":
+        return chamfer_distance(model(images), gt)[0]
+    if kind == "mesh":
+        from inverse3d.ops import sample_points_from_meshes
+
+        meshes = core.decoder.meshes(model(images))
+        samples = sample_points_from_meshes(meshes, config.n_points)
+        loss = config.w_chamfer * chamfer_distance(samples, gt)[0]
+        if config.w_smooth:
+            loss = loss + config.w_smooth * mesh_laplacian_smoothing(meshes, method="uniform")
+        return loss
+    queries = implicit_queries(batch["points"], config.n_queries)
+    target = occupancy_at(batch["voxels"], queries)
+    return F.binary_cross_entropy_with_logits(model(images, queries), target)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes, signals
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    initialised_here: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def _setup_distributed(device: str) -> _Dist:
+    """Joins the process group when started by torchrun (WORLD_SIZE > 1); gloo on the CPU, NCCL on CUDA."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        raise RuntimeError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
+    here = False
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend=backend)
+        here = True
+    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), here)
+
+
+class _StopFlag:
+    """Ctrl-C / SIGTERM set a flag that the loop checks between steps; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.set and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Trains the model described by ``config`` (module docstring); returns a ``TrainResult``.
+
+    Raises:
+        TrainingInterrupted: after Ctrl-C / SIGTERM, once the checkpoint is written.
+        CheckpointError: ``resume`` with a checkpoint that is corrupt or holds another model.
+    """
+    from tqdm.auto import tqdm
+
+    from inverse3d.datasets.builtin import collate_batch
+    from inverse3d.engine.data import ResumableBatchSampler, make_dataset, to_device
+    from inverse3d.engine.plots import plot_loss_curve
+    from inverse3d.models.single_view import SingleViewModel
+
+    if config.iterations < 0:
+        raise ValueError(f"iterations must be >= 0; got {config.iterations}")
+    if config.checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be positive; got {config.checkpoint_every}")
+    t0 = time.perf_counter()
+    dist_info = _setup_distributed(config.device)
+    rank, world = dist_info.rank, dist_info.world_size
+    is_main = rank == 0
+    device = torch.device(config.device)
+    if device.type == "cuda" and dist_info.enabled:
+        device = torch.device("cuda", dist_info.local_rank)
+        torch.cuda.set_device(device)
+    out = Path(config.out_dir)
+    ckpt_path = out / CHECKPOINT_NAME
+    try:
+        # Data: rank 0 generates the cache first, the others then open it.
+        if is_main:
+            dataset = make_dataset(config, "train", progress=config.progress)
+        if dist_info.enabled:
+            torch.distributed.barrier()
+        if not is_main:
+            dataset = make_dataset(config, "train", progress=False)
+
+        _seed_everything(config.seed)
+        model = SingleViewModel(**config.model_config(), pretrained=config.pretrained).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        step, losses = 0, []
+        _seed_everything(config.seed * 7919 + rank + 1)  # the sampling in the losses differs per process
+        if config.resume:
+            if not ckpt_path.is_file():
+                raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
+            ckpt = load_checkpoint(ckpt_path, model_type=config.type)
+            if ckpt["model_config"] != config.model_config():
+                raise CheckpointError(ckpt_path, f"holds a model {ckpt['model_config']}, the config asks for "
+                                                 f"{config.model_config()}")
+            load_model_state(model, ckpt["model"], ckpt_path)
+            try:
+                optimizer.load_state_dict(ckpt["optimizer"])
+            except (ValueError, KeyError, RuntimeError) as err:
+                raise CheckpointError(ckpt_path, f"optimiser state does not fit the model: {err}") from err
+            step, losses = int(ckpt["step"]), list(ckpt.get("losses", []))
+            states = ckpt.get("rng", [])
+            if len(states) == world:
+                set_rng_state(states[rank])
+            elif is_main:
+                print(f"warning: {ckpt_path} was written by {len(states)} process(es), now {world}: "
+                      "random states are re-seeded, the run will not match an uninterrupted one exactly")
+
+        core = model
+        if dist_info.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+        sampler = ResumableBatchSampler(len(dataset), config.batch_size, config.seed, rank, world, start_step=step)
+        loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch,
+                                             num_workers=config.workers, pin_memory=device.type == "cuda",
+                                             # its own generator: creating the iterator must not draw from the
+                                             # global one, or a resumed run would not match
+                                             generator=torch.Generator().manual_seed(config.seed))
+        if is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(json.dumps(config_to_plain(config), indent=2))
+
+        def checkpoint() -> Path | None:
+            states = rng_state()
+            if dist_info.enabled:
+                gathered: list[Any] = [None] * world
+                torch.distributed.all_gather_object(gathered, states)
+            else:
+                gathered = [states]
+            if not is_main:
+                return None
+            save_checkpoint(ckpt_path, {
+                "format": FORMAT,
+                "version": VERSION,
+                "model_config": core.config,
+                "train_config": config_to_plain(config),
+                "model": core.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "rng": gathered,
+                "losses": losses,
+            })
+            return ckpt_path
+
+        files: dict[str, Path] = {}
+        model.train()
+        bar = tqdm(total=config.iterations, initial=min(step, config.iterations), desc=f"train {config.type}",
+                   disable=not (config.progress and is_main), dynamic_ncols=True)
+        written: Path | None = None
+        with _StopFlag() as stop:
+            batches = iter(loader)
+            while step < config.iterations:
+                batch = to_device(next(batches), device)
+                loss = training_loss(model, core, batch, config)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                report = torch.stack([loss.detach().float().cpu(), torch.tensor(float(stop.set))])
+                if dist_info.enabled:
+                    torch.distributed.all_reduce(report)  # mean loss over processes; anyone stopping stops all
+                    report[0] /= world
+                losses.append(float(report[0]))
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                if report[1] > 0:
+                    written = checkpoint()
+                    if is_main:
+                        plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
+                    bar.close()
+                    raise TrainingInterrupted(written, step)
+                if step % config.checkpoint_every == 0 or step == config.iterations:
+                    written = checkpoint()
+        bar.close()
+        if written is None and step > 0:  # e.g. resumed at the end already
+            written = checkpoint()
+        if is_main:
+            files["checkpoint"] = ckpt_path
+            if losses:
+                files["loss"] = plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
+        return TrainResult(core, losses, step, written if is_main else None, files, time.perf_counter() - t0)
+    finally:
+        if dist_info.initialised_here:
+            torch.distributed.destroy_process_group()
