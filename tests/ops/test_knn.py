@@ -34,7 +34,7 @@ def _ragged(N, P1, P2, D, device, dtype, gen):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("norm", [1, 2])
 @pytest.mark.parametrize("K", [1, 3, 40])
-@pytest.mark.parametrize("D", [2, 3, 5])
+@pytest.mark.parametrize("D", [1, 2, 3, 5])
 def test_matches_reference(path, device, dtype, norm, K, D):
     gen = torch.Generator().manual_seed(K * 10 + D + norm)
     p1, p2, l1, l2 = _ragged(4, 70, 90, D, device, dtype, gen)

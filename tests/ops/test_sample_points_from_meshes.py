@@ -120,6 +120,21 @@ def test_textures_follow_the_surface():
     torch.testing.assert_close(colours, points)
 
 
+def test_uv_textures_follow_the_surface():
+    textures_module = pytest.importorskip("inverse3d.renderer.mesh.textures")
+    # a unit square in z = 0 with uv = (x, y) and a map whose value is u (linear between the two columns)
+    verts = torch.tensor([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3]])
+    tex = textures_module.TexturesUV(
+        maps=torch.tensor([[[0.0], [1.0]], [[0.0], [1.0]]])[None],  # (1, H=2, W=2, C=1)
+        faces_uvs=[faces],
+        verts_uvs=[verts[:, :2]],
+    )
+    points, colours = sample_points_from_meshes(Meshes([verts], [faces], textures=tex), 300, return_textures=True)
+    assert colours.shape == (1, 300, 1)
+    torch.testing.assert_close(colours[..., 0], points[..., 0], atol=1e-5, rtol=0)
+
+
 def test_bad_input():
     mesh = Meshes([CUBE_VERTS], [CUBE_FACES])
     with pytest.raises(ValueError, match="textures"):

@@ -162,6 +162,15 @@ def test_textures_uv_nearest_and_gradients():
     )
 
 
+def test_textures_uv_sees_in_place_edits_of_its_maps():
+    maps, faces_uvs, verts_uvs = _uv_inputs([(4, 6)], [3])
+    tex = TexturesUV(maps, faces_uvs, verts_uvs)
+    frags = fragments_for([3])
+    assert tex.sample_textures(frags).abs().sum() > 0
+    maps[0].zero_()
+    assert tex.sample_textures(frags).abs().sum() == 0
+
+
 def test_textures_uv_batch_operations():
     maps, faces_uvs, verts_uvs = _uv_inputs([(4, 6), (8, 8)], [3, 2])
     tex = TexturesUV(maps, faces_uvs, verts_uvs)

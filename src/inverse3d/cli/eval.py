@@ -24,3 +24,9 @@ def run(args: Args) -> int:
           f"F1@0.05 = {result.summary.get('f1@0.05', float('nan')):.1f}")
     print(f"  report: {result.files['html']}")
     return 0
+
+
+if __name__ == "__main__":  # python -m inverse3d.cli.eval
+    import tyro
+
+    raise SystemExit(run(tyro.cli(Args)))

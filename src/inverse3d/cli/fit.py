@@ -29,3 +29,9 @@ def run(args: Args) -> int:
     for name, path in result.files.items():
         print(f"  {name}: {path}")
     return 0
+
+
+if __name__ == "__main__":  # python -m inverse3d.cli.fit
+    import tyro
+
+    raise SystemExit(run(tyro.cli(Args)))

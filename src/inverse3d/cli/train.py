@@ -24,3 +24,9 @@ def run(args: Args) -> int:
         for name, path in result.files.items():
             print(f"  {name}: {path}")
     return 0
+
+
+if __name__ == "__main__":  # python -m inverse3d.cli.train, e.g. under torchrun -m
+    import tyro
+
+    raise SystemExit(run(tyro.cli(Args)))

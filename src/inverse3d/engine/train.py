@@ -365,7 +365,12 @@ def train(config: TrainConfig) -> TrainResult:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.json").write_text(json.dumps(config_to_plain(config), indent=2))
 
+        saved_step = -1
+
         def checkpoint() -> Path | None:
+            """Writes the checkpoint (rank 0) after gathering every process's RNG states (a collective call)."""
+            nonlocal saved_step
+            saved_step = step
             states = rng_state()
             if dist_info.enabled:
                 gathered: list[Any] = [None] * world
@@ -417,7 +422,7 @@ def train(config: TrainConfig) -> TrainResult:
                 if step % config.checkpoint_every == 0 or step == config.iterations:
                     written = checkpoint()
         bar.close()
-        if written is None and step > 0:  # e.g. resumed at the end already
+        if saved_step != step and step > 0:  # e.g. resumed at the end already
             written = checkpoint()
         if is_main:
             files["checkpoint"] = ckpt_path

@@ -16,6 +16,7 @@ _EXPORTS = {
     "rgbd_to_pointclouds": ".rgbd",
     "packed_to_padded": ".packed_to_padded",
     "padded_to_packed": ".packed_to_padded",
+    "interpolate_face_attributes": "inverse3d.renderer.mesh.utils",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

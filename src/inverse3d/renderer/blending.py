@@ -105,7 +105,8 @@ def softmax_rgb_blend(
 
     With prob_k = sigmoid(-dists_k / sigma), z_k = (zfar - zbuf_k) / (zfar - znear) (larger is nearer),
     w_k = prob_k * exp((z_k - z_max) / gamma) and the background weight delta = max(exp((eps - z_max) / gamma), eps)
-    (eps = 1e-10, z_max = max(max_k z_k, eps)), the colour is (sum_k w_k c_k + delta * background) / (sum_k w_k + delta).
+    (eps = 1e-10, z_max = max(max_k z_k, eps)), the colour is
+    (sum_k w_k c_k + delta * background) / (sum_k w_k + delta).
 
     Args:
         colors: (N, H, W, K, C) colour of each fragment.

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .utils import TensorProperties
 
@@ -76,7 +75,9 @@ def _batch_cf(prop: Any, like: torch.Tensor) -> torch.Tensor:
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Dot product over the channel dim of two (3, B, R) tensors -> (B, R)."""
-    return torch.addcmul(torch.addcmul(a[0] * b[0], a[1], b[1]), a[2], b[2])
+    a0, a1, a2 = a.unbind(0)  # unbind, not a[i]: one backward stack instead of three full-size zero fills
+    b0, b1, b2 = b.unbind(0) if b is not a else (a0, a1, a2)
+    return torch.addcmul(torch.addcmul(a0 * b0, a1, b1), a2, b2)
 
 
 def _normalize(a: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -107,7 +108,8 @@ def _specular_cf(
     alpha = torch.relu(_dot(view, reflect)) * (cos > 0)  # (B, R)
     # alpha ** shininess, with a zero (and a zero gradient, also for the exponent) where alpha == 0.
     lit = alpha > 0
-    power = torch.where(lit, alpha.clamp(min=torch.finfo(alpha.dtype).tiny) ** shininess[0], alpha.new_zeros(()))
+    safe = alpha.clamp(min=torch.finfo(alpha.dtype).tiny)
+    power = torch.where(lit, safe ** shininess.squeeze(0), alpha.new_zeros(()))
     return color * power
 
 
@@ -241,7 +243,8 @@ class DirectionalLights(TensorProperties):
     ) -> torch.Tensor:
         """Channels-first ``specular``: (3, B, R) inputs, camera (3, B|1, 1), shininess (1, B|1, 1)."""
         direction = _batch_cf(self.direction, points)
-        return _specular_cf(points, normals, direction, _batch_cf(self.specular_color, points), camera_position, shininess)
+        color = _batch_cf(self.specular_color, points)
+        return _specular_cf(points, normals, direction, color, camera_position, shininess)
 
 
 class PointLights(TensorProperties):
@@ -307,7 +310,8 @@ class PointLights(TensorProperties):
     ) -> torch.Tensor:
         """Channels-first ``specular``: (3, B, R) inputs, camera (3, B|1, 1), shininess (1, B|1, 1)."""
         direction = _batch_cf(self.location, points) - points
-        return _specular_cf(points, normals, direction, _batch_cf(self.specular_color, points), camera_position, shininess)
+        color = _batch_cf(self.specular_color, points)
+        return _specular_cf(points, normals, direction, color, camera_position, shininess)
 
 
 class AmbientLights(TensorProperties):
@@ -344,5 +348,7 @@ class AmbientLights(TensorProperties):
     def _cf_diffuse(self, normals: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return points.new_zeros((self.ambient_color.shape[-1], *points.shape[1:]))
 
-    def _cf_specular(self, normals: torch.Tensor, points: torch.Tensor, camera_position: Any, shininess: Any) -> torch.Tensor:
+    def _cf_specular(
+        self, normals: torch.Tensor, points: torch.Tensor, camera_position: Any, shininess: Any
+    ) -> torch.Tensor:
         return points.new_zeros((self.ambient_color.shape[-1], *points.shape[1:]))

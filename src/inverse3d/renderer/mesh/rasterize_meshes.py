@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 
 # Faces whose doubled signed area in NDC is at most this (in magnitude) are skipped, as in PyTorch3D.
@@ -174,20 +175,19 @@ def rasterize_face_verts(
             geom, face_to_mesh, N, H, W, xs, ys, K, blur_radius, clip_barycentric_coords
         )
 
-    pix_to_face = torch.full((P * K,), -1, dtype=torch.int64, device=device)
     flat = sel_pix * K + sel_k
-    pix_to_face[flat] = sel_face
+    pix_to_face = torch.full((P * K,), -1, dtype=torch.int64, device=device).index_copy_(0, flat, sel_face)
 
     # Differentiable pass over the selected (pixel, face) pairs.
-    row = (sel_pix // W) % H
+    row = torch.div(sel_pix, W, rounding_mode="floor") % H
     col = sel_pix % W
-    px, py = xs[col], ys[row]
+    px, py = _take(xs, col), _take(ys, row)
     bary, z, dist = _pair_values(face_verts, geom, sel_face, px, py, perspective_correct, clip_barycentric_coords)
 
     fill = torch.full((P * K,), -1.0, dtype=dtype, device=device)
-    zbuf = fill.index_put((flat,), z)
-    dists = fill.index_put((flat,), dist)
-    bary_coords = torch.full((P * K, 3), -1.0, dtype=dtype, device=device).index_put((flat,), bary)
+    zbuf = fill.index_copy(0, flat, z)
+    dists = fill.index_copy(0, flat, dist)
+    bary_coords = torch.full((P * K, 3), -1.0, dtype=dtype, device=device).index_copy(0, flat, bary)
     return (
         pix_to_face.view(N, H, W, K),
         zbuf.view(N, H, W, K),
@@ -408,6 +408,39 @@ def _tile_size(width: torch.Tensor, height: torch.Tensor) -> int:
     return best
 
 
+def _take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x[idx] along dim 0 (index_select is several times faster than advanced indexing on the CPU)."""
+    return x.index_select(0, idx)
+
+
+def _nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Indices (M,) long of the True entries of a 1-D bool tensor.
+
+    On the CPU, NumPy's flatnonzero is several times faster than torch.nonzero; elsewhere torch's is used.
+    """
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return mask.nonzero().squeeze(1)
+
+
+def _band_values(geom: "_FaceGeometry", tri_tab: torch.Tensor, fidx: torch.Tensor, lf: torch.Tensor,
+                 px: torch.Tensor, py: torch.Tensor, clip_bary: bool):
+    """Squared distance to the visible polygon, and depth from clamped barycentrics (if clip_bary, else None),
+    of pixel centres (px, py) (M,) outside their faces fidx[lf] (lf: (M,) columns of tri_tab)."""
+    rows = tri_tab.index_select(1, lf).unbind(0)
+    d2 = _segments_dist2_soa(rows, px, py)
+    z = _bary_from_screen(rows, _screen_bary(rows, px, py), geom.perspective, True)[1] if clip_bary else None
+    if geom.clipped_idx.numel() > 0:  # faces cut by the near plane: their polygon, homogeneous barycentrics
+        face = _take(fidx, lf)
+        c = _nonzero(_take(geom.is_clipped, face))
+        if c.numel() > 0:
+            fc, pxc, pyc = _take(face, c), _take(px, c), _take(py, c)
+            d2 = d2.index_copy(0, c, _dist2_to_polygon(pxc, pyc, _take(geom.poly, fc)))
+            if clip_bary:
+                z = z.index_copy(0, c, _bary_depth(_take(geom.fv, fc), geom, fc, pxc, pyc, clip_bary=True)[1])
+    return d2, z
+
+
 def _search(
     geom: _FaceGeometry,
     face_to_mesh: torch.Tensor,
@@ -422,8 +455,9 @@ def _search(
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The K nearest covering faces of every pixel.
 
-    Each face's pixel bounding box is covered by T x T tiles; a chunk of (face, tile) units is tested at once as a
-    dense (units, T, T) block, broadcasting per-face edge forms against per-tile pixel coordinates.
+    Each face's pixel bounding box is covered by T x T tiles. A chunk of U (face, tile) units is tested at once as
+    a dense (T, T, U) block (unit index innermost, so that the broadcasts vectorise): per-unit edge forms against
+    per-tile pixel coordinates.
 
     Returns:
         (pix, k, face): (M,) long each; flat pixel index n*H*W + row*W + col, slot k < K, packed face index.
@@ -435,56 +469,58 @@ def _search(
     hx, hy = max(W / H, 1.0), max(H / W, 1.0)
     empty = torch.zeros(0, dtype=torch.int64, device=device)
 
-    fidx = geom.active.nonzero().squeeze(1)  # (Fa,) faces that may draw
-    poly = geom.poly[fidx]  # (Fa, Pv, 2)
+    fidx = _nonzero(geom.active).to(device)  # (Fa,) faces that may draw
+    poly = _take(geom.poly, fidx)  # (Fa, Pv, 2)
     c0, c1 = _pixel_ranges(poly[..., 0].min(1).values, poly[..., 0].max(1).values, hx, W, radius)
     r0, r1 = _pixel_ranges(poly[..., 1].min(1).values, poly[..., 1].max(1).values, hy, H, radius)
     width = c1 - c0 + 1
     height = r1 - r0 + 1
-    keep = ((width > 0) & (height > 0)).nonzero().squeeze(1)
+    keep = _nonzero((width > 0) & (height > 0)).to(device)
     if keep.numel() == 0:
         return empty, empty, empty
-    fidx, poly, c0, r0, width, height = fidx[keep], poly[keep], c0[keep], r0[keep], width[keep], height[keep]
+    fidx, c0, r0, width, height = (_take(x, keep) for x in (fidx, c0, r0, width, height))
 
     T = _tile_size(width, height)
-    tiles_x = (width + T - 1) // T
-    tiles = tiles_x * ((height + T - 1) // T)  # (Fa,)
+    log_t = T.bit_length() - 1
+    tiles_x = (width + T - 1) >> log_t
+    tiles = tiles_x * ((height + T - 1) >> log_t)  # (Fa,)
     toff = torch.cumsum(tiles, 0) - tiles
     n_units = int(tiles.sum())
-    segments = geom.segments[fidx]  # (Fa, Pv, 5)
-    Pv = segments.shape[1]
-    table = torch.cat([geom.edge_forms[fidx], geom.depth_form[fidx, None]], dim=1)  # (Fa, Pv + 1, 3)
-    base = face_to_mesh[fidx].long() * (H * W)
+    Pv = geom.poly.shape[1]
+    tri_tab = _triangle_table(_take(geom.fv, fidx), geom.perspective) if blur_radius > 0 else None  # (C, Fa)
+    table = torch.cat([geom.edge_forms, geom.depth_form[:, None]], dim=1).flatten(1)  # (F, 3 (Pv + 1))
+    table = _take(table, fidx)
+    base = _take(face_to_mesh, fidx).long() * (H * W)
     # Pixel centres padded with NaN so that tile pixels beyond the image fail every test.
     nan = torch.full((T,), math.nan, dtype=dtype, device=device)
     xs_pad, ys_pad = torch.cat([xs, nan]), torch.cat([ys, nan])
     ar = torch.arange(T, device=device)
+    tile_offsets = (ar[:, None] * W + ar[None, :]).reshape(-1)  # (T * T,) flat pixel offset of tile pixel (i, j)
 
     keyed = dtype == torch.float32 and geom.fv.shape[0] < 2**31 and P < 2**32
     zbest = fbest = None
     acc_pix, acc_z, acc_face = [], [], []
     acc_len = 0
     step = max(1, _PAIR_BUDGET // (T * T))
-    log_t = T.bit_length() - 1
-    tile_offsets = (ar[:, None] * W + ar[None, :]).reshape(-1)  # (T * T,) flat pixel offset inside a tile
     for s in range(0, n_units, step):
         e = min(s + step, n_units)
+        U = e - s
         lo = int(torch.searchsorted(toff, torch.tensor([s], device=device), right=True)) - 1
         hi = int(torch.searchsorted(toff, torch.tensor([e], device=device), right=False))
         seg_start = toff[lo:hi].clamp(min=s)
         seg_end = (toff[lo:hi] + tiles[lo:hi]).clamp(max=e)
         uf = torch.repeat_interleave(torch.arange(lo, hi, device=device), seg_end - seg_start)  # (U,) face of unit
-        t = torch.arange(s, e, device=device) - toff[uf]
-        tx = tiles_x[uf]
+        t = torch.arange(s, e, device=device) - _take(toff, uf)
+        tx = _take(tiles_x, uf)
         ty = torch.div(t, tx, rounding_mode="floor")
-        row0 = r0[uf] + ty * T  # (U,) first row and column of the tile
-        col0 = c0[uf] + (t - ty * tx) * T
-        px = xs_pad[col0[:, None] + ar]  # (U, T)
-        py = ys_pad[row0[:, None] + ar]
-        tab = table[uf]  # (U, Pv + 1, 3)
+        row0 = _take(r0, uf) + ty * T  # (U,) first row and column of the tile
+        col0 = _take(c0, uf) + (t - ty * tx) * T
+        px = _take(xs_pad, (ar[:, None] + col0[None, :]).view(-1)).view(T, U)  # (T, U) pixel centres
+        py = _take(ys_pad, (ar[:, None] + row0[None, :]).view(-1)).view(T, U)
+        tab = _take(table, uf).t().contiguous()  # (3 (Pv + 1), U)
 
-        def plane(k: int) -> torch.Tensor:  # form k at every tile pixel: (U, T, T)
-            return (tab[:, k, 1:2] * py + tab[:, k, 2:3])[:, :, None] + (tab[:, k, 0:1] * px)[:, None, :]
+        def plane(k: int) -> torch.Tensor:  # form k at tile pixel (i, j) of unit u: (T, T, U)
+            return (tab[3 * k + 1] * py + tab[3 * k + 2])[:, None, :] + (tab[3 * k] * px)[None, :, :]
 
         # Signed distance of every tile pixel to every edge line; the smallest decides.
         dmin = plane(0)
@@ -492,42 +528,39 @@ def _search(
             dmin = torch.minimum(dmin, plane(k))
         dmin = dmin.view(-1)
         if blur_radius > 0:
-            idx = (dmin > -radius).nonzero().squeeze(1)  # inside, or near enough to need the exact distance
-            inside = dmin[idx] >= 0
+            idx = _nonzero(dmin > -radius)  # inside, or near enough to need the exact distance
+            inside = _take(dmin, idx) >= 0
         else:
-            idx = (dmin >= 0).nonzero().squeeze(1)
+            idx = _nonzero(dmin >= 0)
             inside = None
-        depth = plane(Pv).view(-1)[idx]
-        u = idx >> (2 * log_t)
-        rem = idx & (T * T - 1)
-        pix = (base[uf] + row0 * W + col0)[u] + tile_offsets[rem]
-        lf = uf[u]
-        if inside is not None:
-            row = row0[u] + (rem >> log_t)
-            col = col0[u] + (rem & (T - 1))
-            px, py = xs[col], ys[row]
-            out = (~inside).nonzero().squeeze(1)
-            near = _segments_dist2(px[out], py[out], segments[lf[out]]) < blur_radius
-            keep = inside.index_put((out,), near).nonzero().squeeze(1)
-            pix, depth, lf, px, py, inside = pix[keep], depth[keep], lf[keep], px[keep], py[keep], inside[keep]
-
+        depth = _take(plane(Pv).view(-1), idx)
+        ij = torch.div(idx, U, rounding_mode="floor")
+        u = idx - ij * U
+        pix = _take(base[lo:hi].repeat_interleave(seg_end - seg_start) + row0 * W + col0, u) + _take(tile_offsets, ij)
+        lf = _take(uf, u)
         if geom.perspective:
             ok = depth > 1e-30
             z = 1.0 / torch.where(ok, depth, torch.ones_like(depth))
         else:
             ok = depth >= 0
             z = depth
-        if inside is not None and clip_barycentric_coords:
-            # Outside the face, the depth comes from the clamped barycentrics (as PyTorch3D); with perspective the
-            # ray must still meet the face's plane in front of the camera.
-            out = ((~inside & ok) if geom.perspective else ~inside).nonzero().squeeze(1)
-            if out.numel() > 0:
-                fo = fidx[lf[out]]
-                _, zo, _ = _bary_depth(geom.fv[fo], geom, fo, px[out], py[out], clip_bary=True)
-                z = z.index_put((out,), zo)
-                ok = ok.index_put((out,), zo >= 0)
-        ki = ok.nonzero().squeeze(1)
-        pix, z, face = pix[ki], z[ki], fidx[lf[ki]]
+        if inside is not None:
+            # Pairs outside their face: keep those within the blur radius. With clip_barycentric_coords their depth
+            # comes from the clamped barycentrics (as PyTorch3D); with perspective the ray must still meet the
+            # face's plane in front of the camera.
+            out = _nonzero(~inside)
+            u_o, ij_o = _take(u, out), _take(ij, out)
+            po = (_take(xs, _take(col0, u_o) + (ij_o & (T - 1))), _take(ys, _take(row0, u_o) + (ij_o >> log_t)))
+            d2, zo = _band_values(geom, tri_tab, fidx, _take(lf, out), *po, clip_barycentric_coords)
+            good = d2 < blur_radius
+            if zo is not None:
+                z = z.index_copy(0, out, zo)
+                good &= zo >= 0
+            if zo is None or geom.perspective:
+                good &= _take(ok, out)
+            ok = ok.index_copy(0, out, good)
+        ki = _nonzero(ok)
+        pix, z, face = _take(pix, ki), _take(z, ki), _take(fidx, _take(lf, ki))
 
         if K == 1 and keyed:
             # One int64 key per pair orders by depth, then face: (bits of the float32 depth >= 0) << 32 | face.
@@ -539,10 +572,10 @@ def _search(
             if zbest is None:
                 zbest = torch.full((P,), math.inf, dtype=dtype, device=device)
                 fbest = torch.full((P,), -1, dtype=torch.int64, device=device)
-            zold = zbest[pix]
+            zold = _take(zbest, pix)
             zbest.scatter_reduce_(0, pix, z, reduce="amin")
-            won = (z < zold) & (z == zbest[pix])  # strictly better than earlier chunks (which hold smaller faces)
-            fbest.scatter_reduce_(0, pix[won], face[won], reduce="amin", include_self=False)
+            won = _nonzero((z < zold) & (z == _take(zbest, pix)))  # better than earlier chunks (smaller faces)
+            fbest.scatter_reduce_(0, _take(pix, won), _take(face, won), reduce="amin", include_self=False)
         else:
             acc_pix.append(pix)
             acc_z.append(z)
@@ -555,13 +588,13 @@ def _search(
     if K == 1 and keyed:
         if zbest is None:
             return empty, empty, empty
-        sel = (zbest != _NO_KEY).nonzero().squeeze(1)
-        return sel, torch.zeros_like(sel), zbest[sel] & 0xFFFFFFFF
+        sel = _nonzero(zbest != _NO_KEY)
+        return sel, torch.zeros_like(sel), _take(zbest, sel) & 0xFFFFFFFF
     if K == 1:
         if fbest is None:
             return empty, empty, empty
-        sel = (fbest >= 0).nonzero().squeeze(1)
-        return sel, torch.zeros_like(sel), fbest[sel]
+        sel = _nonzero(fbest >= 0)
+        return sel, torch.zeros_like(sel), _take(fbest, sel)
     if not acc_pix:
         return empty, empty, empty
     pix, _, face, rank = _select_k(torch.cat(acc_pix), torch.cat(acc_z), torch.cat(acc_face), K)
@@ -579,13 +612,13 @@ def _select_k(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, K: int):
         order = torch.sort(key, stable=True).indices
     else:
         order = torch.sort(z, stable=True).indices
-        order = order[torch.sort(pix[order], stable=True).indices]
-    pix, z, face = pix[order], z[order], face[order]
+        order = _take(order, torch.sort(_take(pix, order), stable=True).indices)
+    pix, z, face = _take(pix, order), _take(z, order), _take(face, order)
     _, counts = torch.unique_consecutive(pix, return_counts=True)
     starts = torch.cumsum(counts, 0) - counts
     rank = torch.arange(pix.numel(), device=pix.device) - torch.repeat_interleave(starts, counts)
-    keep = rank < K
-    return pix[keep], z[keep], face[keep], rank[keep]
+    keep = _nonzero(rank < K)
+    return _take(pix, keep), _take(z, keep), _take(face, keep), _take(rank, keep)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -677,20 +710,102 @@ def _pair_values(
     """
     if geom.clipped_idx.numel() == 0:
         return _pair_values_triangles(face_verts, geom, face, px, py, perspective, clip_bary)
-    is_c = geom.is_clipped[face]
-    ci = is_c.nonzero().squeeze(1)
-    ri = (~is_c).nonzero().squeeze(1)
+    is_c = _take(geom.is_clipped, face)
+    ci = _nonzero(is_c)
+    ri = _nonzero(~is_c)
     parts = [
-        _pair_values_triangles(face_verts, geom, face[ri], px[ri], py[ri], perspective, clip_bary),
-        _pair_values_clipped(face_verts, geom, face[ci], px[ci], py[ci], perspective, clip_bary),
+        _pair_values_triangles(face_verts, geom, _take(face, ri), _take(px, ri), _take(py, ri), perspective, clip_bary),
+        _pair_values_clipped(face_verts, geom, _take(face, ci), _take(px, ci), _take(py, ci), perspective, clip_bary),
     ]
     order = torch.cat([ri, ci])
-    inv = torch.empty_like(order)
-    inv[order] = torch.arange(order.numel(), device=order.device)
-    return tuple(torch.cat([parts[0][j], parts[1][j]])[inv] for j in range(3))
+    inv = torch.empty_like(order).index_copy_(0, order, torch.arange(order.numel(), device=order.device))
+    return tuple(_take(torch.cat([parts[0][j], parts[1][j]]), inv) for j in range(3))
 
 
 _SAFE_FACE = ((0.0, 0.0, 1.0), (1.0, 0.0, 1.0), (0.0, 1.0, 1.0))
+
+# Rows of the per-face table of _triangle_table: three rows (one per vertex or edge) for each quantity.
+_VX, _VY, _NX, _NY, _Z, _ALT, _DX, _DY, _INV, _ZZ = (3 * i for i in range(10))
+
+
+def _triangle_table(fv: torch.Tensor, perspective: bool) -> torch.Tensor:
+    """Per-face factors of :func:`_triangle_values`, one face per column (struct of arrays).
+
+    Args:
+        fv: (R, 3, 3) triangles (NDC x, NDC y, view z), none degenerate.
+
+    Returns:
+        (C, R) with rows (three each): vertex x, y; n_i = perpendicular of edge (v_i+1, v_i+2) over PyTorch3D's
+        doubled area (screen barycentric i = (p - v_i+1) . n_i); z; altitude of vertex i; direction x, y and
+        1 / squared length of segment (v_k, v_k+1); and with perspective z_j z_k for the correction.
+    """
+    x, y, z = fv[..., 0], fv[..., 1], fv[..., 2]  # (R, 3)
+    dx, dy = x.roll(-1, 1) - x, y.roll(-1, 1) - y  # segment k: v_k -> v_k+1
+    area = (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0]) - (y[:, 2] - y[:, 0]) * (x[:, 1] - x[:, 0])
+    area = torch.where(area == 0, torch.ones_like(area), area)[:, None]
+    ex, ey = dx.roll(-1, 1), dy.roll(-1, 1)  # column i: edge (v_i+1, v_i+2), opposite vertex i
+    l2 = dx * dx + dy * dy
+    ok = l2 > _EDGE_EPS
+    l2 = torch.where(ok, l2, torch.ones_like(l2))
+    inv = torch.where(ok, 1.0 / l2, torch.zeros_like(l2))
+    altitude = area.abs() / torch.sqrt(l2.roll(-1, 1))
+    rows = [x, y, ey / area, -ex / area, z, altitude, dx, dy, inv]
+    if perspective:
+        rows.append(torch.stack([z[:, 1] * z[:, 2], z[:, 0] * z[:, 2], z[:, 0] * z[:, 1]], dim=1))
+    return torch.cat([r.t() for r in rows], dim=0)
+
+
+def _screen_bary(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
+    """Screen-space barycentrics [w0, w1, w2] (each (M,)) of points in faces; tab: the C table rows, each (M,)."""
+    return [
+        (px - tab[_VX + (i + 1) % 3]) * tab[_NX + i] + (py - tab[_VY + (i + 1) % 3]) * tab[_NY + i] for i in range(3)
+    ]
+
+
+def _bary_from_screen(tab: torch.Tensor, ws, perspective: bool, clip_bary: bool):
+    """Perspective correction (PyTorch3D's) and optional clamping of screen barycentrics; returns (w list, depth)."""
+    w = ws
+    if perspective:
+        top = [ws[i] * tab[_ZZ + i] for i in range(3)]
+        den = top[0] + top[1] + top[2]
+        den = torch.where(den == 0, torch.ones_like(den), den)
+        w = [t / den for t in top]
+    if clip_bary:
+        w = [wi.clamp(min=0.0) for wi in w]
+        total = (w[0] + w[1] + w[2]).clamp(min=1e-5)
+        w = [wi / total for wi in w]
+    return w, w[0] * tab[_Z] + w[1] * tab[_Z + 1] + w[2] * tab[_Z + 2]
+
+
+def _segments_dist2_soa(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Squared distance (M,) from points to the nearest edge segment of faces; tab: the C table rows, each (M,)."""
+    best = None
+    for k in range(3):
+        wx, wy = px - tab[_VX + k], py - tab[_VY + k]
+        dx, dy = tab[_DX + k], tab[_DY + k]
+        t = ((wx * dx + wy * dy) * tab[_INV + k]).clamp(0.0, 1.0)
+        rx, ry = wx - t * dx, wy - t * dy
+        d = rx * rx + ry * ry
+        best = d if best is None else torch.minimum(best, d)
+    return best
+
+
+def _triangle_values(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor, perspective: bool, clip_bary: bool):
+    """bary (M, 3), depth (M,), signed squared distance (M,) of pixel centres in the faces of tab (C, M)."""
+    full = tab
+    tab = tab.unbind(0)  # rows as separate tensors: one backward for all of them, not one per row
+    ws = _screen_bary(tab, px, py)
+    w, depth = _bary_from_screen(tab, ws, perspective, clip_bary)
+    inside = (ws[0] > 0) & (ws[1] > 0) & (ws[2] > 0)
+    # Inside a triangle the nearest boundary point is the foot on the nearest edge line, at distance
+    # (screen barycentric) x (altitude); outside, measure to the edge segments.
+    d = torch.minimum(torch.minimum(ws[0] * tab[_ALT], ws[1] * tab[_ALT + 1]), ws[2] * tab[_ALT + 2])
+    d2 = d * d
+    out = _nonzero(~inside)
+    if out.numel() > 0:
+        d_out = _segments_dist2_soa(full.index_select(1, out).unbind(0), _take(px, out), _take(py, out))
+        d2 = d2.index_copy(0, out, d_out)
+    return torch.stack(w, dim=-1), depth, torch.where(inside, -d2, d2)
 
 
 def _pair_values_triangles(
@@ -704,46 +819,20 @@ def _pair_values_triangles(
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`_pair_values` for faces that are whole triangles (not clipped by the near plane).
 
-    Per-face factors (edge normals over the area, depth products, edge segments) are computed once per face and
-    gathered, so each pair costs a few dozen elementwise operations.
+    Per-face factors are computed once per face (or per pair when there are fewer pairs than faces) and gathered,
+    so each pair costs a few dozen elementwise operations on contiguous vectors.
     """
     M, F = face.numel(), face_verts.shape[0]
-    if M < F:  # fewer pairs than faces: compute the factors per pair
-        fv, active, rows = face_verts[face], geom.active[face], None
+    if M < F:
+        fv, active = _take(face_verts, face), _take(geom.active, face)
     else:
-        fv, active, rows = face_verts, geom.active, face
+        fv, active = face_verts, geom.active
     # Faces that never draw get a harmless stand-in, so that no inf or NaN reaches the gradients.
     fv = torch.where(active[:, None, None], fv, fv.new_tensor(_SAFE_FACE))
-    xy, z = fv[..., :2], fv[..., 2]  # (R, 3, 2), (R, 3)
-    area = _edge_function(xy[:, 2], xy[:, 0], xy[:, 1])  # (R,) PyTorch3D's doubled signed area
-    a = xy.roll(-1, dims=1)  # bary i is the edge function of edge (v_i+1, v_i+2) over the area
-    e = xy.roll(-2, dims=1) - a
-    n = torch.stack([e[..., 1], -e[..., 0]], dim=-1) / area[:, None, None]
-    cols = [a.flatten(1), n.flatten(1), z]
-    if perspective:
-        cols.append(torch.stack([z[:, 1] * z[:, 2], z[:, 0] * z[:, 2], z[:, 0] * z[:, 1]], dim=1))
-    cols.append(_segment_table(xy).flatten(1))  # edges v0v1, v1v2, v2v0
-    table = torch.cat(cols, dim=1)
-    if rows is not None:
-        table = table[rows]  # (M, C)
-    a_t = table[:, 0:6].view(M, 3, 2)
-    n_t = table[:, 6:12].view(M, 3, 2)
-    z_t = table[:, 12:15]
-    c = 15
-    p = torch.stack([px, py], dim=-1)  # (M, 2)
-    w = ((p[:, None, :] - a_t) * n_t).sum(-1)  # (M, 3) screen-space barycentrics
-    if perspective:
-        top = w * table[:, c : c + 3]
-        c += 3
-        den = top.sum(-1, keepdim=True)
-        w = top / torch.where(den == 0, torch.ones_like(den), den)
-    inside = (w > 0).all(-1)
-    if clip_bary:
-        w = w.clamp(min=0.0)
-        w = w / w.sum(-1, keepdim=True).clamp(min=1e-5)
-    depth = (w * z_t).sum(-1)
-    d2 = _segments_dist2(px, py, table[:, c : c + 15].view(M, 3, 5))
-    return w, depth, torch.where(inside, -d2, d2)
+    tab = _triangle_table(fv, perspective)
+    if M >= F:
+        tab = tab.index_select(1, face)  # (C, M)
+    return _triangle_values(tab, px, py, perspective, clip_bary)
 
 
 def _pair_values_clipped(

@@ -46,12 +46,67 @@ def _nearest_only(fragments: Any) -> Any:
     return fragments._replace(**fields)  # a NamedTuple
 
 
+class _Packing:
+    """Where the non-empty fragments of a batch went when packed into fragments of shape (N, 1, P, 1).
+
+    Fragment j of image n (flattened over H, W, K) that is non-empty goes to slot ``slot`` of row n; P is the
+    largest number of non-empty fragments of an image and shorter rows are padded with empty fragments.
+    """
+
+    def __init__(self, fragments: Any) -> None:
+        p2f = fragments.pix_to_face
+        self.shape = tuple(p2f.shape)  # (N, H, W, K)
+        self.N = p2f.shape[0]
+        self.L = p2f[0].numel()  # fragments per image, H * W * K
+        flat = (p2f >= 0).reshape(self.N, self.L)
+        self.n_idx, self.frag_idx = flat.nonzero(as_tuple=True)  # (M,), sorted by image then fragment
+        counts = flat.sum(dim=1)  # (N,)
+        self.P = int(counts.max()) if self.N else 0
+        first = torch.cumsum(counts, 0) - counts
+        self.slot = torch.arange(self.n_idx.shape[0], device=p2f.device) - first[self.n_idx]  # (M,)
+        self.fragments = self._pack_fragments(fragments)
+
+    @property
+    def empty(self) -> bool:
+        return self.n_idx.numel() == 0
+
+    def _pack(self, t: torch.Tensor, fill: float) -> torch.Tensor:
+        """(N, H, W, K, ...) -> (N, 1, P, 1, ...), non-empty fragments only."""
+        tail = t.shape[4:]
+        src = t.reshape(self.N, self.L, *tail)
+        if self.N == 1:
+            return src[0].index_select(0, self.frag_idx).reshape(1, 1, self.P, 1, *tail)
+        out = src.new_full((self.N, self.P, *tail), fill)
+        out[self.n_idx, self.slot] = src[self.n_idx, self.frag_idx]
+        return out.reshape(self.N, 1, self.P, 1, *tail)
+
+    def _pack_fragments(self, fragments: Any) -> Any:
+        fields = dict(
+            pix_to_face=self._pack(fragments.pix_to_face, -1),
+            zbuf=self._pack(fragments.zbuf, -1.0),
+            bary_coords=self._pack(fragments.bary_coords, 0.0),
+            dists=None if fragments.dists is None else self._pack(fragments.dists, -1.0),
+        )
+        if dataclasses.is_dataclass(fragments):
+            return dataclasses.replace(fragments, **fields)
+        return fragments._replace(**fields)  # a NamedTuple
+
+    def unpack_cf(self, colors: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+        """Packed colours (N, 1, P, 1, C) -> channels-first (C, N * L) with ``fill`` (C,) at empty fragments."""
+        N, P, C = self.N, self.P, colors.shape[-1]
+        cols = colors.reshape(N, P, C).permute(2, 0, 1)  # (C, N, P)
+        if N == 1:
+            src = cols.reshape(C, P)
+        else:
+            src = cols.reshape(C, N * P).index_select(1, self.n_idx * P + self.slot)  # (C, M)
+        return fill[:, None].expand(C, N * self.L).index_copy(1, self.n_idx * self.L + self.frag_idx, src)
+
+
 def _hard_shade(fragments: Any, blend_params: BlendParams, shade: Callable[[Any], torch.Tensor]) -> torch.Tensor:
     """Shades only the covered pixels' nearest fragments, then places them on the background.
 
     Equivalent to ``hard_rgb_blend(shade(fragments), fragments, blend_params)``, but the shading work (textures,
-    interpolation, lighting) runs on the covered pixels only, packed per image as fragments of shape (N, 1, P, 1)
-    with P the largest number of covered pixels of an image (the others padded with empty fragments).
+    interpolation, lighting) runs on the covered pixels only (see ``_Packing``).
 
     Args:
         fragments: rasteriser output with (N, H, W, K) fields.
@@ -62,40 +117,31 @@ def _hard_shade(fragments: Any, blend_params: BlendParams, shade: Callable[[Any]
     """
     fragments = _nearest_only(fragments)
     N, H, W, _ = fragments.pix_to_face.shape
-    covered = fragments.pix_to_face[..., 0] >= 0  # (N, H, W)
-    flat = covered.reshape(N, H * W)
-    n_idx, pix_idx = flat.nonzero(as_tuple=True)  # (M,), sorted by image then pixel
-    if n_idx.numel() == 0 or H * W == 0:
+    packing = _Packing(fragments)
+    if packing.empty:
         return hard_rgb_blend(shade(fragments), fragments, blend_params)
-    counts = flat.sum(dim=1)  # (N,)
-    P = int(counts.max())
-    slot = torch.arange(n_idx.shape[0], device=n_idx.device) - (torch.cumsum(counts, 0) - counts)[n_idx]  # (M,)
-
-    def pack(t: torch.Tensor, fill: float) -> torch.Tensor:  # (N, H, W, 1, ...) -> (N, 1, P, 1, ...)
-        src = t.reshape(N, H * W, *t.shape[3:])
-        if N == 1:
-            return src[0].index_select(0, pix_idx).reshape(1, 1, P, *t.shape[3:])
-        out = src.new_full((N, P, *t.shape[3:]), fill)
-        out[n_idx, slot] = src[n_idx, pix_idx]
-        return out.reshape(N, 1, P, *t.shape[3:])
-
-    fields = dict(
-        pix_to_face=pack(fragments.pix_to_face, -1),
-        zbuf=pack(fragments.zbuf, -1.0),
-        bary_coords=pack(fragments.bary_coords, 0.0),
-        dists=None if fragments.dists is None else pack(fragments.dists, -1.0),
-    )
-    packed = dataclasses.replace(fragments, **fields) if dataclasses.is_dataclass(fragments) else fragments._replace(**fields)
-    colors = shade(packed)  # (N, 1, P, 1, C)
+    colors = shade(packing.fragments)  # (N, 1, P, 1, C)
     C = colors.shape[-1]
     # Work channels first ((C, pixels) rows are fast to scatter), then lay the image out as (N, H, W, C + 1).
-    cols = colors.reshape(N, P, C).permute(2, 0, 1)  # (C, N, P)
-    src = cols.reshape(C, P) if N == 1 else cols.reshape(C, N * P).index_select(1, n_idx * P + slot)  # (C, M)
-    background = _background(blend_params, colors)  # (C,)
-    rgb = background[:, None].expand(C, N * H * W).index_copy(1, n_idx * (H * W) + pix_idx, src)  # (C, N*H*W)
-    alpha = covered.reshape(1, N * H * W).to(rgb.dtype)
+    rgb = packing.unpack_cf(colors, _background(blend_params, colors))  # (C, N*H*W)
+    alpha = (fragments.pix_to_face >= 0).reshape(1, N * H * W).to(rgb.dtype)
     image = torch.cat([rgb, alpha], dim=0).view(C + 1, N, H, W)
     return image.permute(1, 2, 3, 0).contiguous()  # (N, H, W, C + 1)
+
+
+def _shade_nonempty(fragments: Any, shade: Callable[[Any], torch.Tensor]) -> torch.Tensor:
+    """``shade(fragments)`` computed on the non-empty fragments only; empty ones get colour 0.
+
+    Returns:
+        (N, H, W, K, C) colours.
+    """
+    packing = _Packing(fragments)
+    if packing.empty:
+        return shade(fragments)
+    colors = shade(packing.fragments)  # (N, 1, P, 1, C)
+    C = colors.shape[-1]
+    full = packing.unpack_cf(colors, colors.new_zeros(C))  # (C, N*H*W*K)
+    return full.view(C, *packing.shape).permute(1, 2, 3, 4, 0)  # (N, H, W, K, C)
 
 
 def _depth_range(cameras: Any, kwargs: dict) -> tuple[Any, Any]:
@@ -177,8 +223,12 @@ class SoftPhongShader(ShaderBase):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         cameras, lights, materials, blend_params = self._scene(**kwargs)
-        texels = _sample_texels(meshes, fragments)
-        colors = phong_shading(meshes, fragments, lights, cameras, materials, texels)
+
+        def shade(frags: Any) -> torch.Tensor:
+            texels = _sample_texels(meshes, frags)
+            return phong_shading(meshes, frags, lights, cameras, materials, texels)
+
+        colors = _shade_nonempty(fragments, shade)
         znear, zfar = _depth_range(cameras, kwargs)
         return softmax_rgb_blend(colors, fragments, blend_params, znear=znear, zfar=zfar)
 
@@ -198,7 +248,7 @@ class SoftGouraudShader(ShaderBase):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         cameras, lights, materials, blend_params = self._scene(**kwargs)
-        colors = gouraud_shading(meshes, fragments, lights, cameras, materials)
+        colors = _shade_nonempty(fragments, lambda frags: gouraud_shading(meshes, frags, lights, cameras, materials))
         znear, zfar = _depth_range(cameras, kwargs)
         return softmax_rgb_blend(colors, fragments, blend_params, znear=znear, zfar=zfar)
 
@@ -241,6 +291,8 @@ class SoftSilhouetteShader(nn.Module):
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
         blend_params = kwargs.get("blend_params", self.blend_params)
+        if fragments.dists is None:
+            raise ValueError("SoftSilhouetteShader needs fragments.dists (the rasteriser's distances)")
         dtype = fragments.dists.dtype
         colors = torch.ones((*fragments.pix_to_face.shape, 3), dtype=dtype, device=fragments.dists.device)
         return sigmoid_alpha_blend(colors, fragments, blend_params)

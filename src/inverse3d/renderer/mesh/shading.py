@@ -33,15 +33,17 @@ def _interpolate_cf(pix_to_face: torch.Tensor, bary: torch.Tensor, corner_attrs:
         return bary.new_zeros((D, N, pix_to_face[0].numel()))
     idx = pix_to_face.reshape(-1).clamp(min=0)  # (P,)
     corners = corner_attrs.reshape(3 * D, F).index_select(1, idx).view(3, D, -1)  # (3, D, P)
-    b = bary.reshape(-1, 3).t().contiguous()  # (3, P)
-    vals = torch.addcmul(torch.addcmul(corners[0] * b[0], corners[1], b[1]), corners[2], b[2])  # (D, P)
+    b0, b1, b2 = bary.reshape(-1, 3).t().contiguous().unbind(0)  # 3 x (P,)
+    c0, c1, c2 = corners.unbind(0)  # 3 x (D, P)
+    vals = torch.addcmul(torch.addcmul(c0 * b0, c1, b1), c2, b2)  # (D, P)
     vals = vals * (pix_to_face.reshape(-1) >= 0)
     return vals.view(D, N, -1)
 
 
 def _corners(values: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """(V, D) per-vertex values -> (3, D, F) values at the three corners of every face."""
-    return values.t()[:, faces.t()].permute(1, 0, 2)
+    D, F = values.shape[1], faces.shape[0]
+    return values.t().index_select(1, faces.t().reshape(-1)).view(D, 3, F).permute(1, 0, 2)
 
 
 def _apply_lighting_cf(
@@ -58,8 +60,9 @@ def _apply_lighting_cf(
     """
     if cameras is None:
         raise ValueError("Shading needs cameras (for the viewer position): pass cameras= to the shader or renderer")
-    camera = _batch_cf(cameras.get_camera_center(), points[0])  # (3, N|1, 1)
-    shininess = _batch_cf(materials.shininess, points[0])  # (1, N|1, 1)
+    like = points[0].detach()
+    camera = _batch_cf(cameras.get_camera_center(), like)  # (3, N|1, 1)
+    shininess = _batch_cf(materials.shininess, like)  # (1, N|1, 1)
     if hasattr(lights, "_cf_diffuse") and hasattr(lights, "_cf_specular"):
         light_diffuse = lights._cf_diffuse(normals, points)
         light_specular = lights._cf_specular(normals, points, camera, shininess)
@@ -71,7 +74,6 @@ def _apply_lighting_cf(
                 normals=nrm, points=pts, camera_position=cameras.get_camera_center(), shininess=materials.shininess
             )
         )
-    like = points[0]
     ambient = _batch_cf(materials.ambient_color, like) * _batch_cf(lights.ambient_color, like)
     diffuse = _batch_cf(materials.diffuse_color, like) * light_diffuse
     specular = _batch_cf(materials.specular_color, like) * light_specular
@@ -96,7 +98,8 @@ def phong_shading(
     normals = meshes.verts_normals_packed()  # (V, 3)
     attrs = _corners(torch.cat([verts, normals.to(verts.dtype)], dim=1), faces)  # (3, 6, F)
     vals = _interpolate_cf(fragments.pix_to_face, fragments.bary_coords, attrs)  # (6, N, R)
-    ambient, diffuse, specular = _apply_lighting_cf(vals[:3], vals[3:], lights, cameras, materials)
+    points, pixel_normals = vals.split(3, dim=0)
+    ambient, diffuse, specular = _apply_lighting_cf(points, pixel_normals, lights, cameras, materials)
     colors = torch.addcmul(specular, ambient + diffuse, _cf(texels))  # (C, N, R)
     return _from_cf(colors, tuple(texels.shape))
 
@@ -154,6 +157,7 @@ def flat_shading(
         per_face = torch.cat([centroids, face_normals], dim=1).t()  # (6, F)
         vals = per_face.index_select(1, p2f.reshape(-1).clamp(min=0)) * (p2f.reshape(-1) >= 0)  # (6, P)
         vals = vals.view(6, N, -1)
-    ambient, diffuse, specular = _apply_lighting_cf(vals[:3], vals[3:], lights, cameras, materials)
+    points, pixel_normals = vals.split(3, dim=0)
+    ambient, diffuse, specular = _apply_lighting_cf(points, pixel_normals, lights, cameras, materials)
     colors = torch.addcmul(specular, ambient + diffuse, _cf(texels))
     return _from_cf(colors, tuple(texels.shape))

@@ -19,6 +19,9 @@ import torch
 
 # Upper bound on (pixel, point) candidate pairs, resp. pixel x point distances, held at once.
 _PAIRS_PER_CHUNK = 1 << 21
+_PAIRS_PER_BLOCK = 1 << 18  # candidate pairs aimed at per block of the nearest-first sweep
+_FIRST_BLOCK, _MAX_BLOCK = 1 << 12, 1 << 19  # points per block of that sweep
+_POINTS_PER_GROUP = 1 << 21  # packed points (whole clouds) depth-sorted together
 _DENSE_PER_CHUNK = 1 << 23
 _BOX_MARGIN = 1e-3  # pixels added to each bounding box against rounding
 
@@ -166,6 +169,51 @@ def _z_order(points: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     return order[: int(drawable.sum())]
 
 
+_INT_OF_FLOAT = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32,
+                 torch.float64: torch.int64}
+
+
+def _argsort_depth(z: torch.Tensor) -> torch.Tensor:
+    """Stable ascending argsort of non-negative finite depths z (Q,).
+
+    The bits of a non-negative IEEE float, read as a signed integer of the same width, order as the float does,
+    and integer sorts are radix sorts (several times faster than float sorts on the CPU). -0.0 becomes +0.0 first.
+    """
+    int_dtype = _INT_OF_FLOAT.get(z.dtype)
+    if int_dtype is None:
+        return torch.sort(z, stable=True).indices
+    z = torch.where(z > 0, z, torch.zeros_like(z))
+    return torch.sort(z.view(int_dtype), stable=True).indices
+
+
+def _boxes(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, H: int, W: int):
+    """Inclusive pixel bounding boxes col0, col1, row0, row1 (Q,) long of disks at NDC (px, py) of radius r.
+
+    Empty (col0 > col1 or row0 > row1) when the disk misses the image; the exact test decides coverage.
+    """
+    S = min(H, W)
+    # Continuous pixel coordinates of the point centres (column j's centre is at j) and the radius in pixels.
+    col_c = (W - px * S) / 2 - 0.5
+    row_c = (H - py * S) / 2 - 0.5
+    reach = r * (S / 2) + _BOX_MARGIN  # the margin guards against rounding; the exact test decides
+    col0 = torch.ceil((col_c - reach).clamp(-1, W)).long().clamp(min=0)
+    col1 = torch.floor((col_c + reach).clamp(-1, W)).long().clamp(max=W - 1)
+    row0 = torch.ceil((row_c - reach).clamp(-1, H)).long().clamp(min=0)
+    row1 = torch.floor((row_c + reach).clamp(-1, H)).long().clamp(max=H - 1)
+    return col0, col1, row0, row1
+
+
+def _cloud_groups(cloud: torch.Tensor, N: int) -> list[tuple[int, int, int, int]]:
+    """Runs of whole clouds (c0, c1, p0, p1) of about ``_POINTS_PER_GROUP`` packed points each."""
+    ends = torch.cumsum(torch.bincount(cloud, minlength=N), 0).tolist()
+    groups, c0, p0 = [], 0, 0
+    for c in range(N):
+        if ends[c] - p0 >= _POINTS_PER_GROUP or c == N - 1:
+            groups.append((c0, c + 1, p0, ends[c]))
+            c0, p0 = c + 1, ends[c]
+    return groups
+
+
 def _rasterize_sparse(
     points: torch.Tensor,
     radius: torch.Tensor,
@@ -177,28 +225,82 @@ def _rasterize_sparse(
     xs: torch.Tensor,
     ys: torch.Tensor,
 ) -> torch.Tensor:
-    """Splatting path: bounding-box (pixel, point) pairs, exact test, stable sort by pixel, first K per pixel."""
+    """Splatting path: the points of a run of clouds are visited nearest first, in blocks.
+
+    Before a block is splatted, its points whose whole bounding box lies on full pixels (K points already, all
+    at most as far) are dropped: a summed-area table of the pixels with room counts the free pixels in each
+    box with four reads. The rest list their (pixel, point) pairs, keep those passing the exact test on pixels
+    with room, and a stable sort by pixel appends them after the pixel's earlier points. Blocks grow as fewer
+    points get through, so far, hidden points cost a few reads each. Memory: O(points of a run of clouds +
+    ``_PAIRS_PER_CHUNK`` + N H W K).
+    """
     device = points.device
-    order = _z_order(points, radius)  # (Q,) packed indices, nearest first
-    px, py = points[order, 0].contiguous(), points[order, 1].contiguous()
-    r, cl = radius[order], cloud[order]
-    S = min(H, W)
-    # Continuous pixel coordinates of the point centres (column j's centre is at j) and the radius in pixels.
-    col_c = (W - px * S) / 2 - 0.5
-    row_c = (H - py * S) / 2 - 0.5
-    reach = r * (S / 2) + _BOX_MARGIN  # the margin guards against rounding; the exact test decides
-    col0 = torch.ceil((col_c - reach).clamp(-1, W)).long().clamp(min=0)
-    col1 = torch.floor((col_c + reach).clamp(-1, W)).long().clamp(max=W - 1)
-    row0 = torch.ceil((row_c - reach).clamp(-1, H)).long().clamp(min=0)
-    row1 = torch.floor((row_c + reach).clamp(-1, H)).long().clamp(max=H - 1)
+    idx = torch.full((N * H * W * K,), -1, dtype=torch.long, device=device)
+    filled = torch.zeros(N * H * W, dtype=torch.int32, device=device)  # slots used per pixel
+    pix_dtype = torch.int32 if N * H * W < 2**31 else torch.long
+    for c0, c1, p0, p1 in _cloud_groups(cloud, N):
+        # Drawable points whose box meets the image, nearest first (ties keep packed order).
+        pts, rad = points[p0:p1], radius[p0:p1]
+        col0, col1, row0, row1 = _boxes(pts[:, 0], pts[:, 1], rad, H, W)
+        keep = (col0 <= col1) & (row0 <= row1) & (rad > 0) & (pts[:, 2] >= 0) & torch.isfinite(pts).all(dim=1)
+        sel = torch.nonzero(keep).squeeze(1)
+        del col0, col1, row0, row1, keep
+        order = sel[_argsort_depth(pts[sel, 2])] + p0  # (Q,) packed indices
+        del sel
+        Q = order.numel()
+        start, block, has_full = 0, _FIRST_BLOCK, False
+        while start < Q:
+            q = order[start : start + block]
+            start += q.numel()
+            px, py, r, cl = points[q, 0], points[q, 1], radius[q], cloud[q]
+            col0, col1, row0, row1 = _boxes(px, py, r, H, W)
+            n_in = q.numel()
+            if has_full:  # drop the points whose box has no pixel with room
+                room = (filled.view(N, H, W)[c0:c1] < K).to(torch.int32)
+                live = _box_sums(room, cl - c0, col0, col1, row0, row1) > 0
+                live = torch.nonzero(live).squeeze(1)
+                if live.numel() < n_in:
+                    q, px, py, r, cl = q[live], px[live], py[live], r[live], cl[live]
+                    col0, col1, row0, row1 = col0[live], col1[live], row0[live], row1[live]
+            n_pairs = _splat(q, px, py, r, cl, col0, col1, row0, row1, idx, filled, H, W, K, xs, ys, pix_dtype)
+            has_full = True
+            # Next block: aim at _PAIRS_PER_BLOCK pairs at this block's pairs per visited point.
+            grow = _PAIRS_PER_BLOCK * n_in / max(n_pairs, 1)
+            block = int(min(max(grow, block // 2, _FIRST_BLOCK), 4 * block, _MAX_BLOCK))
+    return idx.view(N, H, W, K)
+
+
+def _box_sums(
+    room: torch.Tensor,
+    cl: torch.Tensor,
+    col0: torch.Tensor,
+    col1: torch.Tensor,
+    row0: torch.Tensor,
+    row1: torch.Tensor,
+) -> torch.Tensor:
+    """Sums of room (G, H, W) int over the inclusive boxes (Q,) of clouds cl (Q,) in 0..G-1; (Q,) int."""
+    G, H, W = room.shape
+    sat = room.new_zeros(G, H + 1, W + 1)
+    sat[:, 1:, 1:] = room.cumsum(1).cumsum(2)
+    sat = sat.view(-1)
+    top = (cl * (H + 1) + row0) * (W + 1)
+    bottom = top + (row1 - row0 + 1) * (W + 1)
+    right = col1 + 1
+    return sat[bottom + right] - sat[bottom + col0] - sat[top + right] + sat[top + col0]
+
+
+def _splat(q, px, py, r, cl, col0, col1, row0, row1, idx, filled, H, W, K, xs, ys, pix_dtype) -> int:
+    """Appends the covered pixels of points q (Q,) (packed indices, in z order) to idx (N*H*W*K,) in place.
+
+    Works in chunks of at most ``_PAIRS_PER_CHUNK`` candidate pairs (at least one point). Returns the number of
+    candidate pairs.
+    """
+    device = px.device
     width = (col1 - col0 + 1).clamp(min=0)
     height = (row1 - row0 + 1).clamp(min=0)
     n_pairs = width * height  # (Q,) candidate pixels of each point
     pix_row0 = (cl * H + row0) * W  # (Q,) flat index of (cloud, row0, column 0)
     r2 = r * r
-
-    idx = torch.full((N * H * W, K), -1, dtype=torch.long, device=device)
-    filled = torch.zeros(N * H * W, dtype=torch.long, device=device)  # slots used per pixel
     ends = torch.cumsum(n_pairs, 0)
     total = int(ends[-1]) if ends.numel() else 0
     start, done = 0, 0
@@ -212,20 +314,28 @@ def _rasterize_sparse(
             continue
         box_w, box_h = int(width[start:stop].max()), int(height[start:stop].max())
         if (stop - start) * box_w * box_h <= 2 * n + 1024:
-            q, pix = _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W)
+            j, pix = _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W)
         else:
-            q, pix = _pairs_listed(start, stop, n_pairs, width, px, py, r2, col0, row0, pix_row0, xs, ys, W)
-        # Pairs come in z order; a stable sort by pixel keeps z order within each pixel.
-        pix, perm = torch.sort(pix, stable=True)
-        q = q[perm]
-        uniq, inverse, group = torch.unique_consecutive(pix, return_inverse=True, return_counts=True)
-        rank = torch.arange(pix.numel(), device=device) - (torch.cumsum(group, 0) - group)[inverse]
-        slot = filled[pix] + rank
-        keep = slot < K
-        idx[pix[keep], slot[keep]] = order[q[keep]]
-        filled[uniq] = (filled[uniq] + group).clamp(max=K)
+            j, pix = _pairs_listed(start, stop, n_pairs, width, px, py, r2, col0, row0, pix_row0, xs, ys, W)
         start = stop
-    return idx.view(N, H, W, K)
+        slot = filled[pix]
+        room = torch.nonzero(slot < K).squeeze(1)  # pixels filled by earlier chunks take no more points
+        j, pix, slot = j[room], pix[room], slot[room]
+        if pix.numel() == 0:
+            continue
+        # Pairs come in z order; a stable sort by pixel keeps z order within each pixel.
+        perm = torch.sort(pix.to(pix_dtype), stable=True).indices
+        pix, j, slot = pix[perm], j[perm], slot[perm]
+        first = torch.ones_like(pix, dtype=torch.bool)
+        first[1:] = pix[1:] != pix[:-1]
+        pos = torch.arange(pix.numel(), device=device)
+        rank = pos - torch.cummax(torch.where(first, pos, 0), 0).values  # place among this chunk's pairs
+        slot = slot + rank
+        keep = torch.nonzero(slot < K).squeeze(1)
+        pix, slot = pix[keep], slot[keep]
+        idx[pix * K + slot] = q[j[keep]]
+        filled.index_add_(0, pix, torch.ones_like(slot, dtype=filled.dtype))
+    return total
 
 
 def _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W):
