@@ -100,13 +100,12 @@ def test_to_grid_resamples_by_world_position():
 def test_bbox_aligned_bounds():
     n = 8
     voxels = torch.zeros(n, n, n, dtype=torch.bool)
-    voxels[2:6, 1:7, 3:5] = True  # z cells 2..5, y 1..6, x 3..4
+    voxels[2:6, 1:7, 3:5] = True  # z cells 2..5, y 1..6, x 3..4 (centres span the box)
     verts = torch.tensor([[-0.2, -0.3, -0.1], [0.2, 0.3, 0.1]])
     lo, hi = Binvox(voxels, translate=(5.0, 5.0, 5.0), scale=0.1).bbox_aligned_bounds(verts)
-    occupied = index_to_world(voxels.nonzero().double(), (n, n, n), bounds=(lo, hi))
-    half_cell = (torch.tensor(hi, dtype=torch.float64) - torch.tensor(lo, dtype=torch.float64)) / n / 2
-    torch.testing.assert_close(occupied.min(0).values - half_cell, verts[0].double())
-    torch.testing.assert_close(occupied.max(0).values + half_cell, verts[1].double())
+    occupied = index_to_world(voxels.nonzero().double(), (n, n, n), bounds=(lo, hi))  # cell centres
+    torch.testing.assert_close(occupied.min(0).values, verts[0].double())
+    torch.testing.assert_close(occupied.max(0).values, verts[1].double())
     with pytest.raises(ValueError, match="empty"):
         Binvox(torch.zeros(n, n, n, dtype=torch.bool)).bbox_aligned_bounds(verts)
 

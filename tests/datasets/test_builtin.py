@@ -247,7 +247,7 @@ def test_workers_give_the_same_samples(tmp_path):
         (dict(categories=("lamp",)), "lamp"),
         (dict(categories=()), "at least one"),
         (dict(categories=("chair", "chair")), "repeat"),
-        (dict(n_train=-1), "train must be"),
+        (dict(n_train=-1), "n_train"),
         (dict(image_size=0), "positive"),
     ],
 )

@@ -56,9 +56,9 @@ def tree(tmp_path_factory):
         vox_dir.mkdir(parents=True)
         if k == 0:  # the grid over [-0.5, 0.5]^3 itself
             write_binvox(vox_dir / "model.binvox", voxels)
-        else:  # R2N2-like: a grid in its own frame, stated by the header (box [-0.25, 0.25]^3 scaled up)
-            scaled = [v * 2.0 for v in pv]
-            write_binvox(vox_dir / "model.binvox", voxelize_union(scaled, pf, RES), translate=(-0.25,) * 3, scale=0.5)
+        else:  # R2N2-like: a finer grid in its own frame, the box [-0.6, 0.6]^3 stated by the header
+            scaled = [v / 1.2 for v in pv]
+            write_binvox(vox_dir / "model.binvox", voxelize_union(scaled, pf, 2 * RES), translate=(-0.6,) * 3, scale=1.2)
     splits = {"train": {SYNSET: {MODELS[0]: [0, 1, 2], MODELS[1]: [0, 2]}}, "val": {SYNSET: {MODELS[1]: [1]}}, "test": {}}
     (root / "splits.json").write_text(json.dumps(splits))
     return root, truth
@@ -131,6 +131,7 @@ def test_voxels_land_in_the_mesh_frame(tree):
     assert iou(header[4]["voxels"], truth[MODELS[1]]) > 0.7
     assert iou(bbox[0]["voxels"], truth[MODELS[0]]) > 0.7
     assert iou(bbox[4]["voxels"], truth[MODELS[1]]) > 0.7
+    assert iou(header[4]["voxels"], truth[MODELS[0]]) < 0.6  # the other chair: the test can tell them apart
     no_vox = _dataset(root, return_voxels=False)[0]["voxels"]
     assert no_vox.shape == (RES,) * 3 and no_vox.sum() == 0
 

@@ -79,11 +79,11 @@ class Binvox:
         return values.float()
 
     def bbox_aligned_bounds(self, verts: torch.Tensor) -> tuple[list[float], list[float]]:
-        """The box to give this grid so that its occupied cells span exactly the bounding box of ``verts``.
+        """The box to give this grid so that the centres of its occupied cells span the bounding box of ``verts``.
 
-        This is how R2N2's voxels are put in the frame of their ShapeNet mesh (as PyTorch3D and Mesh R-CNN do,
-        whose headers are not trusted), except that the outer faces of the occupied cells, not their centres,
-        are matched to the mesh's bounding box.
+        This is how R2N2's voxels are put in the frame of their ShapeNet mesh (PyTorch3D and Mesh R-CNN do the same
+        rather than trust the headers). binvox marks every cell the surface crosses, so the outermost occupied cells
+        contain the mesh's extreme points, which on average sit at their centres.
 
         Args:
             verts: (V, 3) float mesh vertices.
@@ -97,14 +97,16 @@ class Binvox:
         if verts.ndim != 2 or verts.shape[1] != 3 or len(verts) == 0:
             raise ValueError(f"verts must be a non-empty (V, 3) tensor, got shape {tuple(verts.shape)}")
         idx = occ.nonzero().flip(-1).double()  # (K, 3) x, y, z cell indices
-        cell_lo, cell_hi = idx.min(0).values, idx.max(0).values + 1.0
+        first, last = idx.min(0).values, idx.max(0).values
         v = verts.detach().double().cpu()
         v_lo, v_hi = v.min(0).values, v.max(0).values
-        per_cell = (v_hi - v_lo) / (cell_hi - cell_lo)  # world size of one cell on each axis
-        # A flat mesh along an axis (zero extent) keeps the header's cell size there.
-        per_cell = torch.where(per_cell > 0, per_cell, torch.full_like(per_cell, float(self.scale) / occ.shape[0]))
+        # World size of one cell on each axis; an axis with one occupied layer (or a flat mesh) keeps the header's.
+        span = last - first
+        header_cell = torch.full_like(span, float(self.scale) / occ.shape[0])
+        per_cell = torch.where((span > 0) & (v_hi > v_lo), (v_hi - v_lo) / span.clamp(min=1), header_cell)
+        centre_first = torch.where(span > 0, v_lo, (v_lo + v_hi) / 2)  # world centre of the first occupied cell
         dims = torch.tensor(occ.shape, dtype=torch.float64).flip(0)  # x, y, z sizes
-        lo = v_lo - cell_lo * per_cell
+        lo = centre_first - (first + 0.5) * per_cell
         hi = lo + dims * per_cell
         return lo.tolist(), hi.tolist()
 
@@ -225,7 +227,9 @@ def write_binvox(
     if voxels.ndim != 3 or len(set(voxels.shape)) != 1 or voxels.shape[0] < 1:
         raise ValueError(f"write_binvox: voxels must be a cubic (D, D, D) grid, got shape {tuple(voxels.shape)}")
     if len(translate) != 3 or not np.all(np.isfinite(translate)) or not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"write_binvox: translate must be 3 finite numbers and scale positive, got {translate}, {scale}")
+        raise ValueError(
+            f"write_binvox: translate must be 3 finite numbers and scale positive, got {translate}, {scale}"
+        )
     tx, ty, tz = (float(t) for t in translate)
     occupied = voxels >= 0.5 if voxels.is_floating_point() else voxels.bool()
     n = voxels.shape[0]

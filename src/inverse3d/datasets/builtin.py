@@ -21,7 +21,9 @@ engine code against this list and nothing else):
 - ``"id"``: str, a unique model id within the category (procedural: ``"chair_000012"``; R2N2: the ShapeNet id).
 
 World coordinates follow CONVENTIONS.md: +Y up, shapes centred with bounding-box diagonal 1, so every shape lies in
-[-0.5, 0.5]^3.
+[-0.5, 0.5]^3. Procedural voxels mark the cells whose centre is inside a part and the cells the surface crosses (as
+binvox does for R2N2), so parts thinner than a cell are kept; procedural surface samples lie on the outer surface of
+the union of parts (faces buried inside another part are not sampled).
 
 ``collate_batch(items)`` stacks the fixed-size entries into batch tensors (``images`` (N, H, W, 3), ``voxels``
 (N, D, H, W), ``points`` / ``normals`` (N, P, 3), ``R`` (N, 3, 3), ``T`` (N, 3), ``fov`` / ``dist`` / ``elev`` /
@@ -56,7 +58,8 @@ SPLITS = ("train", "val", "test")
 # Bumped whenever the way a sample is generated changes, so that old caches are not reused.
 GENERATOR_VERSION = 1
 
-# Keys stacked by ``collate_batch`` when every item has a tensor of the same shape there.
+# Keys ``collate_batch`` always stacks (items must agree on their shapes); other tensor keys are stacked
+# when their shapes agree.
 _FIXED_KEYS = ("images", "voxels", "points", "normals", "R", "T", "fov", "dist", "elev", "azim")
 
 
@@ -123,7 +126,9 @@ def render_view(
     size = image_size * supersample
     renderer = MeshRenderer(
         MeshRasterizer(cameras, RasterizationSettings(image_size=size, blur_radius=0.0, faces_per_pixel=1)),
-        HardPhongShader(device=device, cameras=cameras, lights=lights, blend_params=BlendParams(background_color=(1.0, 1.0, 1.0))),
+        HardPhongShader(
+            device=device, cameras=cameras, lights=lights, blend_params=BlendParams(background_color=(1.0, 1.0, 1.0))
+        ),
     )
     mesh = Meshes([verts], [faces], textures=TexturesVertex([colors.to(device, dtype)]))
     rgb = renderer(mesh)[0, ..., :3]  # (size, size, 3)
@@ -382,7 +387,8 @@ class ProceduralShapes(torch.utils.data.Dataset):
         n_points: surface samples per shape.
         random_colors: random part colours (else a fixed wood / fabric palette per category).
         seed: dataset seed.
-        workers: generation processes (0: in this process).
+        workers: generation processes (0: in this process). They are started with ``spawn``, so a script that
+            passes ``workers > 0`` needs the usual ``if __name__ == "__main__":`` guard.
         device: where samples are rendered and voxelised during generation.
         return_mesh: include ``verts`` / ``faces`` in items.
         progress: show the progress bar.
@@ -420,7 +426,8 @@ class ProceduralShapes(torch.utils.data.Dataset):
         if len(set(categories)) != len(categories):
             raise ValueError(f"categories must not repeat, got {categories}")
         counts = {"train": n_train, "val": n_val, "test": n_test}
-        for name, value in list(counts.items()) + [("image_size", image_size), ("voxel_res", voxel_res), ("n_points", n_points)]:
+        sizes = {"image_size": image_size, "voxel_res": voxel_res, "n_points": n_points}
+        for name, value in {**{f"n_{k}": v for k, v in counts.items()}, **sizes}.items():
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         if min(image_size, voxel_res, n_points) < 1:
@@ -486,7 +493,8 @@ class ProceduralShapes(torch.utils.data.Dataset):
                     checksums[name] = digest
                     if done % 64 == 0:  # so that an interrupted run keeps most of its checksums
                         cache.write_manifest(self.folder, new_manifest)
-            cache.write_manifest(self.folder, new_manifest)
+            if new_manifest != manifest:
+                cache.write_manifest(self.folder, new_manifest)
         self.manifest = new_manifest
 
     def __len__(self) -> int:
@@ -500,7 +508,8 @@ class ProceduralShapes(torch.utils.data.Dataset):
             stored = cache.load_sample(path)
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"{path}: cache file vanished after the dataset was opened; construct the dataset again to regenerate it"
+                f"{path}: cache file vanished after the dataset was opened; "
+                "construct the dataset again to regenerate it"
             ) from None
         return _from_stored(stored, self.return_mesh)
 

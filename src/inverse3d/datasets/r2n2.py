@@ -33,6 +33,7 @@ import json
 import math
 import os
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ def read_rendering_metadata(path: str | os.PathLike) -> np.ndarray:
         except ValueError:
             raise ValueError(f"{path}:{number}: expected 5 numbers, got {line.strip()[:60]!r}") from None
         if len(row) != 5:
-            raise ValueError(f"{path}:{number}: expected 5 numbers (azimuth elevation in-plane distance fov), got {len(row)}")
+            raise ValueError(
+                f"{path}:{number}: expected 5 numbers (azimuth elevation in-plane distance fov), got {len(row)}"
+            )
         rows.append(row)
     if not rows:
         raise ValueError(f"{path}: empty rendering metadata")
@@ -138,7 +141,8 @@ def _read_splits(splits_file: str | os.PathLike, split: str) -> dict[str, dict[s
         if not isinstance(models, dict):
             raise ValueError(f"{path}: {split}/{synset} must map model ids to view lists")
         for model, views in models.items():
-            if views is not None and (not isinstance(views, list) or not all(isinstance(v, int) and v >= 0 for v in views)):
+            good = views is None or (isinstance(views, list) and all(isinstance(v, int) and v >= 0 for v in views))
+            if not good:
                 raise ValueError(f"{path}: {split}/{synset}/{model}: views must be a list of non-negative ints")
         out[str(synset)] = {str(m): v for m, v in models.items()}
     return out
@@ -211,6 +215,8 @@ class R2N2(torch.utils.data.Dataset):
         self.voxel_align = voxel_align
         self.n_points = int(n_points)
         self.return_mesh = return_mesh
+        self.cache_models = 16  # meshes, samples and voxels of the last models read (views of a model share them)
+        self._cache: OrderedDict[tuple[str, str], tuple[torch.Tensor, ...]] = OrderedDict()
 
         missing: list[str] = []
         self.models: list[tuple[str, str, list[int] | None]] = []  # (synset, model, views or None for all)
@@ -222,11 +228,16 @@ class R2N2(torch.utils.data.Dataset):
                 self.models.append((synset, model, views))
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            warnings.warn(f"{len(missing)} models of the {split!r} split are not in {self.shapenet_dir}: {shown}; skipped", stacklevel=2)
+            warnings.warn(
+                f"{len(missing)} models of the {split!r} split are not in {self.shapenet_dir}: {shown}; skipped",
+                stacklevel=2,
+            )
         if not self.models:
             raise ValueError(f"no model of the {split!r} split of {splits_file} was found in {self.shapenet_dir}")
         # Models whose view list is "all" learn their view count from the metadata file.
-        self.models = [(s, m, v if v is not None else list(range(len(self._metadata(s, m))))) for s, m, v in self.models]
+        self.models = [
+            (s, m, v if v is not None else list(range(len(self._metadata(s, m))))) for s, m, v in self.models
+        ]
         self.index = (
             [(k, v) for k, (_, _, views) in enumerate(self.models) for v in views]
             if return_all_views
@@ -242,25 +253,16 @@ class R2N2(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def _model_data(self, synset: str, model: str) -> tuple[torch.Tensor, ...]:
+        """(verts, faces, points, normals, voxels) of a model: read once, kept for the next views of it."""
         from inverse3d.io import load_obj
         from inverse3d.ops import sample_points_from_meshes
         from inverse3d.structures import Meshes
 
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} items")
-        k, view = self.index[index]
-        synset, model, views = self.models[k]
-        if view is None:
-            view = views[int(torch.randint(len(views), ()))]
-        rendering_dir = self._rendering_dir(synset, model)
-        metadata = self._metadata(synset, model)
-        if view >= len(metadata):
-            raise ValueError(f"{rendering_dir / 'rendering_metadata.txt'}: no line for view {view} ({len(metadata)} lines)")
-        azim, elev, in_plane, dist_ratio, _ = metadata[view]
-        R, T, (dist, elev_l, azim_l) = r2n2_camera(azim, elev, dist_ratio, in_plane)
-        image = read_rendering(rendering_dir / f"{view:02d}.png")
-
+        key = (synset, model)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
         obj_path = self.shapenet_dir / synset / model / "model.obj"
         if not obj_path.is_file():
             raise FileNotFoundError(f"{obj_path}: ShapeNet mesh not found")
@@ -276,11 +278,34 @@ class R2N2(torch.utils.data.Dataset):
         if self.return_voxels:
             from inverse3d.datasets.binvox import read_binvox
 
-            binvox_path = self.voxels_dir / synset / model / "model.binvox"
-            grid = read_binvox(binvox_path)
+            grid = read_binvox(self.voxels_dir / synset / model / "model.binvox")
             if bool(grid.voxels.any()):
                 source = grid.bbox_aligned_bounds(verts) if self.voxel_align == "bbox" else grid.bounds
                 voxels = grid.to_grid(self.voxel_res, source_bounds=source)
+        data = (verts.float(), faces, points[0].float(), normals[0].float(), voxels)
+        self._cache[key] = data
+        if len(self._cache) > self.cache_models:
+            self._cache.popitem(last=False)
+        return data
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        k, view = self.index[index]
+        synset, model, views = self.models[k]
+        if view is None:
+            view = views[int(torch.randint(len(views), ()))]
+        rendering_dir = self._rendering_dir(synset, model)
+        metadata = self._metadata(synset, model)
+        if view >= len(metadata):
+            metadata_path = rendering_dir / "rendering_metadata.txt"
+            raise ValueError(f"{metadata_path}: no line for view {view} ({len(metadata)} lines)")
+        azim, elev, in_plane, dist_ratio, _ = metadata[view]
+        R, T, (dist, elev_l, azim_l) = r2n2_camera(azim, elev, dist_ratio, in_plane)
+        image = read_rendering(rendering_dir / f"{view:02d}.png")
+
+        # copies: an item may be changed in place by its user without touching the cache
+        verts, faces, points, normals, voxels = (t.clone() for t in self._model_data(synset, model))
 
         def scalar(x: float) -> torch.Tensor:
             return torch.tensor(x, dtype=torch.float32)
@@ -288,9 +313,9 @@ class R2N2(torch.utils.data.Dataset):
         item = {
             "images": image,
             "voxels": voxels,
-            "points": points[0].float(),
-            "normals": normals[0].float(),
-            "verts": verts.float(),
+            "points": points,
+            "normals": normals,
+            "verts": verts,
             "faces": faces,
             "R": R,
             "T": T,

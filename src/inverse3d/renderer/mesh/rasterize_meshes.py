@@ -257,7 +257,6 @@ class _FaceGeometry:
         active: (F,) bool, faces that may cover pixels.
         clipped_idx: (Fc,) long, faces crossing the near plane (drawn as their visible polygon).
         poly: (F, Pv, 2) NDC polygon of each face (Pv = 3, or 4 when some face is clipped; triangles repeat a vertex).
-        segments: (F, Pv, 5) the polygon's edges for :func:`_segments_dist2`.
         edge_forms: (F, Pv, 3) coefficients (a, b, c) of a*x + b*y + c, the signed distance to each polygon edge's
             line (positive inside).
         depth_form: (F, 3) coefficients of the depth plane: 1 / z for perspective, z otherwise.
@@ -303,7 +302,6 @@ class _FaceGeometry:
             active &= ~back
         self.active = active
         self.poly = poly
-        self.segments = _segment_table(poly)  # (F, Pv, 5)
 
         # Edge functions of the polygon: e(p) = (p, 1) . ((P_i, 1) x (P_i+1, 1)), sign-normalised to be >= 0 inside.
         a, b = poly, poly.roll(-1, dims=1)
@@ -540,7 +538,7 @@ def _search(
         lf = _take(uf, u)
         if geom.perspective:
             ok = depth > 1e-30
-            z = 1.0 / torch.where(ok, depth, torch.ones_like(depth))
+            z = torch.reciprocal(depth)  # pairs with depth <= 0 are dropped below
         else:
             ok = depth >= 0
             z = depth

@@ -19,11 +19,12 @@ import torch
 
 # Upper bound on (pixel, point) candidate pairs, resp. pixel x point distances, held at once.
 _PAIRS_PER_CHUNK = 1 << 21
-_PAIRS_PER_BLOCK = 1 << 18  # candidate pairs aimed at per block of the nearest-first sweep
+_PAIRS_PER_BLOCK = 1 << 17  # candidate pairs aimed at per block of the nearest-first sweep
 _FIRST_BLOCK, _MAX_BLOCK = 1 << 12, 1 << 19  # points per block of that sweep
 _POINTS_PER_GROUP = 1 << 21  # packed points (whole clouds) depth-sorted together
 _DENSE_PER_CHUNK = 1 << 23
 _BOX_MARGIN = 1e-3  # pixels added to each bounding box against rounding
+_CROSS = 0.7072  # just above 1 / sqrt(2)
 
 
 def parse_image_size(image_size: int | Sequence[int]) -> tuple[int, int]:
@@ -160,24 +161,20 @@ def _depths_and_dists(
     return zbuf, dists
 
 
-def _z_order(points: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """Packed indices of the points that can be drawn (finite, z >= 0, radius > 0), by ascending z."""
-    z = points[:, 2]
-    drawable = torch.isfinite(points).all(dim=1) & (z >= 0) & (radius > 0)
-    key = torch.where(drawable, z, torch.full_like(z, float("inf")))
-    order = torch.sort(key, stable=True).indices
-    return order[: int(drawable.sum())]
-
-
 _INT_OF_FLOAT = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32,
                  torch.float64: torch.int64}
 
 
+def _take(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """values[index] along dim 0; ``index_select`` is several times faster than advanced indexing on the CPU."""
+    return values.index_select(0, index)
+
+
 def _argsort_depth(z: torch.Tensor) -> torch.Tensor:
-    """Stable ascending argsort of non-negative finite depths z (Q,).
+    """Stable ascending argsort (Q,) of non-negative finite depths z (Q,); equal depths keep their order.
 
     The bits of a non-negative IEEE float, read as a signed integer of the same width, order as the float does,
-    and integer sorts are radix sorts (several times faster than float sorts on the CPU). -0.0 becomes +0.0 first.
+    and integer sorts are radix sorts, several times faster than float sorts on the CPU. -0.0 is made +0.0 first.
     """
     int_dtype = _INT_OF_FLOAT.get(z.dtype)
     if int_dtype is None:
@@ -186,31 +183,63 @@ def _argsort_depth(z: torch.Tensor) -> torch.Tensor:
     return torch.sort(z.view(int_dtype), stable=True).indices
 
 
-def _boxes(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, H: int, W: int):
-    """Inclusive pixel bounding boxes col0, col1, row0, row1 (Q,) long of disks at NDC (px, py) of radius r.
+def _z_order(points: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Packed indices of the points that can be drawn (finite, z >= 0, radius > 0), by ascending z."""
+    drawable = torch.isfinite(points).all(dim=1) & (points[:, 2] >= 0) & (radius > 0)
+    sel = torch.nonzero(drawable).squeeze(1)
+    return _take(sel, _argsort_depth(_take(points[:, 2], sel)))
 
-    Empty (col0 > col1 or row0 > row1) when the disk misses the image; the exact test decides coverage.
-    """
+
+def _pixel_frame(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, H: int, W: int):
+    """Continuous pixel coordinates (column j's centre is at j) of disk centres at NDC (px, py), and their radius
+    r in pixels plus a margin against rounding (the exact test decides coverage). All (Q,) float."""
     S = min(H, W)
-    # Continuous pixel coordinates of the point centres (column j's centre is at j) and the radius in pixels.
     col_c = (W - px * S) / 2 - 0.5
     row_c = (H - py * S) / 2 - 0.5
-    reach = r * (S / 2) + _BOX_MARGIN  # the margin guards against rounding; the exact test decides
-    col0 = torch.ceil((col_c - reach).clamp(-1, W)).long().clamp(min=0)
-    col1 = torch.floor((col_c + reach).clamp(-1, W)).long().clamp(max=W - 1)
-    row0 = torch.ceil((row_c - reach).clamp(-1, H)).long().clamp(min=0)
-    row1 = torch.floor((row_c + reach).clamp(-1, H)).long().clamp(max=H - 1)
-    return col0, col1, row0, row1
+    reach = r * (S / 2) + _BOX_MARGIN
+    return col_c, row_c, reach
+
+
+def _span(centre: torch.Tensor, half: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and last (long) of the pixels 0..n-1 whose centres lie within ``half`` of ``centre``; last = first - 1
+    when there are none (centre and half finite, or the centre at +-inf with a finite half)."""
+    lo = torch.ceil((centre - half).clamp(0, n)).long()
+    hi = torch.floor((centre + half).clamp(-1, n - 1)).long()
+    return lo, hi
+
+
+class _Sweep:
+    """The points of a run of clouds that may be drawn, nearest first: finite, z >= 0, radius > 0, and the box
+    of the disk reaching the image (boxes between pixel centres may hold no pixel). All (Q,).
+
+    q: packed indices; px, py: NDC centres; r: radii; cl: cloud index within the run.
+    """
+
+    def __init__(self, points, radius, cloud, c0, c1, p0, p1, H, W):
+        pts, rad = points[p0:p1], radius[p0:p1]
+        col_c, row_c, reach = _pixel_frame(pts[:, 0], pts[:, 1], rad, H, W)
+        z = pts[:, 2]
+        keep = (z >= 0) & (z < float("inf")) & (rad > 0)
+        keep &= (col_c + reach >= 0) & (col_c - reach <= W - 1) & (row_c + reach >= 0) & (row_c - reach <= H - 1)
+        del col_c, row_c, reach  # (an infinite x or y fails these tests: NaN or -inf on one side)
+        sel = torch.nonzero(keep).squeeze(1)
+        sel = _take(sel, _argsort_depth(_take(z, sel)))
+        self.q = sel + p0
+        xyz = _take(pts, sel)
+        self.px, self.py = xyz[:, 0].contiguous(), xyz[:, 1].contiguous()
+        self.r = _take(rad, sel)
+        self.cl = _take(cloud, self.q) - c0 if c1 - c0 > 1 else torch.zeros_like(sel)
 
 
 def _cloud_groups(cloud: torch.Tensor, N: int) -> list[tuple[int, int, int, int]]:
-    """Runs of whole clouds (c0, c1, p0, p1) of about ``_POINTS_PER_GROUP`` packed points each."""
+    """Runs of whole clouds (c0, c1, p0, p1): at most ``_POINTS_PER_GROUP`` packed points, or one cloud."""
     ends = torch.cumsum(torch.bincount(cloud, minlength=N), 0).tolist()
     groups, c0, p0 = [], 0, 0
     for c in range(N):
-        if ends[c] - p0 >= _POINTS_PER_GROUP or c == N - 1:
-            groups.append((c0, c + 1, p0, ends[c]))
-            c0, p0 = c + 1, ends[c]
+        if c > c0 and ends[c] - p0 > _POINTS_PER_GROUP:
+            groups.append((c0, c, p0, ends[c - 1]))
+            c0, p0 = c, ends[c - 1]
+    groups.append((c0, N, p0, ends[-1]))
     return groups
 
 
@@ -227,80 +256,87 @@ def _rasterize_sparse(
 ) -> torch.Tensor:
     """Splatting path: the points of a run of clouds are visited nearest first, in blocks.
 
-    Before a block is splatted, its points whose whole bounding box lies on full pixels (K points already, all
-    at most as far) are dropped: a summed-area table of the pixels with room counts the free pixels in each
-    box with four reads. The rest list their (pixel, point) pairs, keep those passing the exact test on pixels
-    with room, and a stable sort by pixel appends them after the pixel's earlier points. Blocks grow as fewer
-    points get through, so far, hidden points cost a few reads each. Memory: O(points of a run of clouds +
-    ``_PAIRS_PER_CHUNK`` + N H W K).
+    Before a block is splatted, its points whose disk lies on full pixels only (K points already, none farther)
+    are dropped: a summed-area table of the pixels with room gives the free pixels under two crossed rectangles
+    covering each disk in eight reads. The rest list their (pixel, point) pairs that pass the exact test, and a
+    stable sort by pixel appends them after the pixel's earlier points. Blocks grow as fewer points get through,
+    so far, hidden points cost a few reads each. Memory: O(points of a run of clouds + ``_PAIRS_PER_CHUNK``
+    + N H W K).
     """
     device = points.device
     idx = torch.full((N * H * W * K,), -1, dtype=torch.long, device=device)
     filled = torch.zeros(N * H * W, dtype=torch.int32, device=device)  # slots used per pixel
     pix_dtype = torch.int32 if N * H * W < 2**31 else torch.long
     for c0, c1, p0, p1 in _cloud_groups(cloud, N):
-        # Drawable points whose box meets the image, nearest first (ties keep packed order).
-        pts, rad = points[p0:p1], radius[p0:p1]
-        col0, col1, row0, row1 = _boxes(pts[:, 0], pts[:, 1], rad, H, W)
-        keep = (col0 <= col1) & (row0 <= row1) & (rad > 0) & (pts[:, 2] >= 0) & torch.isfinite(pts).all(dim=1)
-        sel = torch.nonzero(keep).squeeze(1)
-        del col0, col1, row0, row1, keep
-        order = sel[_argsort_depth(pts[sel, 2])] + p0  # (Q,) packed indices
-        del sel
-        Q = order.numel()
-        start, block, has_full = 0, _FIRST_BLOCK, False
+        sweep = _Sweep(points, radius, cloud, c0, c1, p0, p1, H, W)
+        Q = sweep.q.numel()
+        start, block = 0, _FIRST_BLOCK
         while start < Q:
-            q = order[start : start + block]
-            start += q.numel()
-            px, py, r, cl = points[q, 0], points[q, 1], radius[q], cloud[q]
-            col0, col1, row0, row1 = _boxes(px, py, r, H, W)
-            n_in = q.numel()
-            if has_full:  # drop the points whose box has no pixel with room
-                room = (filled.view(N, H, W)[c0:c1] < K).to(torch.int32)
-                live = _box_sums(room, cl - c0, col0, col1, row0, row1) > 0
-                live = torch.nonzero(live).squeeze(1)
-                if live.numel() < n_in:
-                    q, px, py, r, cl = q[live], px[live], py[live], r[live], cl[live]
-                    col0, col1, row0, row1 = col0[live], col1[live], row0[live], row1[live]
-            n_pairs = _splat(q, px, py, r, cl, col0, col1, row0, row1, idx, filled, H, W, K, xs, ys, pix_dtype)
-            has_full = True
-            # Next block: aim at _PAIRS_PER_BLOCK pairs at this block's pairs per visited point.
-            grow = _PAIRS_PER_BLOCK * n_in / max(n_pairs, 1)
+            stop = min(Q, start + block)
+            if start == 0:
+                live = torch.arange(stop, device=device)
+            else:  # keep the points whose disk may cover a pixel with room
+                room = _summed_area((filled.view(N, H, W)[c0:c1] < K).to(torch.int32))
+                s = slice(start, stop)
+                col_c, row_c, reach = _pixel_frame(sweep.px[s], sweep.py[s], sweep.r[s], H, W)
+                live = torch.nonzero(_has_room(room, sweep.cl[s], col_c, row_c, reach)).squeeze(1) + start
+            n_pairs = _splat(live, sweep, c0 * H * W, idx, filled, H, W, K, xs, ys, pix_dtype)
+            # Next block: aim at _PAIRS_PER_BLOCK candidate pairs at this block's pairs per visited point.
+            grow = _PAIRS_PER_BLOCK * (stop - start) / max(n_pairs, 1)
             block = int(min(max(grow, block // 2, _FIRST_BLOCK), 4 * block, _MAX_BLOCK))
+            start = stop
     return idx.view(N, H, W, K)
 
 
-def _box_sums(
-    room: torch.Tensor,
-    cl: torch.Tensor,
-    col0: torch.Tensor,
-    col1: torch.Tensor,
-    row0: torch.Tensor,
-    row1: torch.Tensor,
-) -> torch.Tensor:
-    """Sums of room (G, H, W) int over the inclusive boxes (Q,) of clouds cl (Q,) in 0..G-1; (Q,) int."""
+def _summed_area(room: torch.Tensor) -> torch.Tensor:
+    """Summed-area table (G, H + 1, W + 1) of room (G, H, W): entry (g, i, j) sums room[g, :i, :j]."""
     G, H, W = room.shape
     sat = room.new_zeros(G, H + 1, W + 1)
     sat[:, 1:, 1:] = room.cumsum(1).cumsum(2)
-    sat = sat.view(-1)
-    top = (cl * (H + 1) + row0) * (W + 1)
-    bottom = top + (row1 - row0 + 1) * (W + 1)
+    return sat
+
+
+def _box_sums(sat: torch.Tensor, cl, col0, col1, row0, row1) -> torch.Tensor:
+    """(Q,) sums over the inclusive boxes (Q,) of clouds cl (Q,) from a summed-area table sat (G, H + 1, W + 1);
+    0 for empty boxes (col1 = col0 - 1 or row1 = row0 - 1)."""
+    H1, W1 = sat.shape[1:]
+    flat = sat.view(-1)
+    top = (cl * H1 + row0) * W1
+    bottom = top + (row1 - row0 + 1) * W1
     right = col1 + 1
-    return sat[bottom + right] - sat[bottom + col0] - sat[top + right] + sat[top + col0]
+    return _take(flat, bottom + right) - _take(flat, bottom + col0) - _take(flat, top + right) + _take(flat, top + col0)
 
 
-def _splat(q, px, py, r, cl, col0, col1, row0, row1, idx, filled, H, W, K, xs, ys, pix_dtype) -> int:
-    """Appends the covered pixels of points q (Q,) (packed indices, in z order) to idx (N*H*W*K,) in place.
+def _has_room(sat: torch.Tensor, cl, col_c, row_c, reach) -> torch.Tensor:
+    """(Q,) bool: whether each disk may cover a pixel counted in the summed-area table sat (G, H + 1, W + 1).
 
-    Works in chunks of at most ``_PAIRS_PER_CHUNK`` candidate pairs (at least one point). Returns the number of
-    candidate pairs.
+    Conservative: a disk of radius rho lies in the union of two crossed rectangles about its centre, 2 rho by
+    2 rho / sqrt(2) and 2 rho / sqrt(2) by 2 rho, which leave out the corners of its bounding box.
     """
-    device = px.device
-    width = (col1 - col0 + 1).clamp(min=0)
-    height = (row1 - row0 + 1).clamp(min=0)
-    n_pairs = width * height  # (Q,) candidate pixels of each point
-    pix_row0 = (cl * H + row0) * W  # (Q,) flat index of (cloud, row0, column 0)
+    H, W = sat.shape[1] - 1, sat.shape[2] - 1
+    short = reach * _CROSS + _BOX_MARGIN
+    col0, col1 = _span(col_c, reach, W)
+    row0, row1 = _span(row_c, short, H)
+    wide = _box_sums(sat, cl, col0, col1, row0, row1)
+    col0, col1 = _span(col_c, short, W)
+    row0, row1 = _span(row_c, reach, H)
+    return (wide + _box_sums(sat, cl, col0, col1, row0, row1)) > 0
+
+
+def _splat(live, sweep, pix0, idx, filled, H, W, K, xs, ys, pix_dtype) -> int:
+    """Appends the covered pixels of the sweep's points ``live`` (M,) (positions in the sweep, ascending) to
+    idx (N*H*W*K,) and filled (N*H*W,), in place (``pix0``: flat index of the run's first pixel), in chunks of at most ``_PAIRS_PER_CHUNK`` candidate pairs (at
+    least one point). Returns the number of candidate pairs."""
+    device = idx.device
+    px, py, r, cl = (_take(t, live) for t in (sweep.px, sweep.py, sweep.r, sweep.cl))
+    col_c, row_c, reach = _pixel_frame(px, py, r, H, W)
+    col0, col1 = _span(col_c, reach, W)
+    row0, row1 = _span(row_c, reach, H)
     r2 = r * r
+    width = (col1 - col0 + 1).clamp(min=0)  # (M,)
+    height = (row1 - row0 + 1).clamp(min=0)
+    n_pairs = width * height  # (M,) candidate pixels of each point
+    corner = (cl * H + row0) * W + col0  # (M,) flat index of each box's first pixel, clouds of the run from 0
     ends = torch.cumsum(n_pairs, 0)
     total = int(ends[-1]) if ends.numel() else 0
     start, done = 0, 0
@@ -312,68 +348,66 @@ def _splat(q, px, py, r, cl, col0, col1, row0, row1, idx, filled, H, W, K, xs, y
         if n == 0:
             start = stop
             continue
-        box_w, box_h = int(width[start:stop].max()), int(height[start:stop].max())
+        s = slice(start, stop)
+        box_w, box_h = int(width[s].max()), int(height[s].max())
         if (stop - start) * box_w * box_h <= 2 * n + 1024:
-            j, pix = _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W)
+            j, pix = _pairs_stencil(px[s], py[s], r2[s], col0[s], col1[s], row0[s], row1[s], corner[s], box_w, box_h,
+                                    xs, ys, W)
         else:
-            j, pix = _pairs_listed(start, stop, n_pairs, width, px, py, r2, col0, row0, pix_row0, xs, ys, W)
+            j, pix = _pairs_listed(px[s], py[s], r2[s], col0[s], row0[s], corner[s], width[s], n_pairs[s], xs, ys, W)
+        j = j + start
         start = stop
-        slot = filled[pix]
-        room = torch.nonzero(slot < K).squeeze(1)  # pixels filled by earlier chunks take no more points
-        j, pix, slot = j[room], pix[room], slot[room]
-        if pix.numel() == 0:
-            continue
         # Pairs come in z order; a stable sort by pixel keeps z order within each pixel.
-        perm = torch.sort(pix.to(pix_dtype), stable=True).indices
-        pix, j, slot = pix[perm], j[perm], slot[perm]
+        pix, perm = torch.sort(pix.to(pix_dtype), stable=True)
+        j = _take(j, perm)
         first = torch.ones_like(pix, dtype=torch.bool)
         first[1:] = pix[1:] != pix[:-1]
         pos = torch.arange(pix.numel(), device=device)
-        rank = pos - torch.cummax(torch.where(first, pos, 0), 0).values  # place among this chunk's pairs
-        slot = slot + rank
+        pix = pix.long() + pix0
+        slot = _take(filled, pix) + (pos - torch.cummax(torch.where(first, pos, 0), 0).values)  # after earlier chunks
         keep = torch.nonzero(slot < K).squeeze(1)
-        pix, slot = pix[keep], slot[keep]
-        idx[pix * K + slot] = q[j[keep]]
-        filled.index_add_(0, pix, torch.ones_like(slot, dtype=filled.dtype))
+        pix, slot = _take(pix, keep), _take(slot, keep)
+        idx.index_copy_(0, pix * K + slot, _take(sweep.q, _take(live, _take(j, keep))))
+        filled.index_add_(0, pix, torch.ones_like(pix, dtype=filled.dtype))
     return total
 
 
-def _pairs_stencil(start, stop, box_w, box_h, px, py, r2, col0, col1, row0, row1, pix_row0, xs, ys, W):
-    """Covered (point, pixel) pairs of points start:stop, testing a (box_h, box_w) stencil at each box corner.
+def _pairs_stencil(px, py, r2, col0, col1, row0, row1, corner, box_w, box_h, xs, ys, W):
+    """Covered (point, pixel) pairs of points (Q,), testing a (box_h, box_w) stencil at each box's first pixel.
 
-    Returns q (M,) point positions in z order and pix (M,) flat pixel indices, ordered by q.
+    Returns j (M,) point positions and pix (M,) flat pixel indices ``corner[j] + row * W + column``, by j.
     """
     device = px.device
-    s = slice(start, stop)
-    cols = col0[s, None] + torch.arange(box_w, device=device)  # (Qc, box_w)
-    rows = row0[s, None] + torch.arange(box_h, device=device)  # (Qc, box_h)
+    cols = col0[:, None] + torch.arange(box_w, device=device)  # (Q, box_w)
+    rows = row0[:, None] + torch.arange(box_h, device=device)  # (Q, box_h)
     inf = torch.tensor(float("inf"), dtype=px.dtype, device=device)
-    dx = xs[cols.clamp(max=W - 1)] - px[s, None]
-    dy = ys[rows.clamp(max=ys.numel() - 1)] - py[s, None]
-    dx2 = torch.where(cols <= col1[s, None], dx * dx, inf)
-    dy2 = torch.where(rows <= row1[s, None], dy * dy, inf)
-    hit = dx2[:, None, :] + dy2[:, :, None] < r2[s, None, None]  # (Qc, box_h, box_w)
-    pix = (pix_row0[s, None] + torch.arange(box_h, device=device) * W)[:, :, None] + cols[:, None, :]
-    q = torch.arange(start, stop, device=device)[:, None, None].expand_as(hit)
-    return q[hit], pix[hit]
+    dx = _take(xs, cols.clamp(max=W - 1).view(-1)).view(cols.shape) - px[:, None]
+    dy = _take(ys, rows.clamp(max=ys.numel() - 1).view(-1)).view(rows.shape) - py[:, None]
+    dx2 = torch.where(cols <= col1[:, None], dx * dx, inf)
+    dy2 = torch.where(rows <= row1[:, None], dy * dy, inf)
+    hit = dx2[:, None, :] + dy2[:, :, None] < r2[:, None, None]  # (Q, box_h, box_w)
+    flat = torch.nonzero(hit.view(-1)).squeeze(1)  # (M,)
+    j = flat // (box_h * box_w)
+    cell = flat - j * (box_h * box_w)
+    row = cell // box_w
+    return j, _take(corner, j) + row * W + (cell - row * box_w)
 
 
-def _pairs_listed(start, stop, n_pairs, width, px, py, r2, col0, row0, pix_row0, xs, ys, W):
+def _pairs_listed(px, py, r2, col0, row0, corner, width, n_pairs, xs, ys, W):
     """As :func:`_pairs_stencil`, listing each point's own bounding box (for boxes of very different sizes)."""
     device = px.device
-    counts = n_pairs[start:stop]
-    n = int(counts.sum())
-    q = torch.repeat_interleave(torch.arange(start, stop, device=device), counts)  # (M,)
-    first = torch.cumsum(counts, 0) - counts
-    offset = torch.arange(n, device=device) - torch.repeat_interleave(first, counts)
-    w = width[q]
-    dcol, drow = offset % w, offset // w
-    col, row = col0[q] + dcol, row0[q] + drow
-    dx = xs[col] - px[q]
-    dy = ys[row] - py[q]
-    hit = dx * dx + dy * dy < r2[q]
-    pix = pix_row0[q] + drow * W + col
-    return q[hit], pix[hit]
+    n = int(n_pairs.sum())
+    j = torch.repeat_interleave(torch.arange(px.numel(), device=device), n_pairs)  # (M,)
+    first = torch.cumsum(n_pairs, 0) - n_pairs
+    cell = torch.arange(n, device=device) - _take(first, j)
+    w = _take(width, j)
+    drow = cell // w
+    dcol = cell - drow * w
+    dx = _take(xs, _take(col0, j) + dcol) - _take(px, j)
+    dy = _take(ys, _take(row0, j) + drow) - _take(py, j)
+    hit = torch.nonzero(dx * dx + dy * dy < _take(r2, j)).squeeze(1)
+    j = _take(j, hit)
+    return j, _take(corner, j) + _take(drow, hit) * W + _take(dcol, hit)
 
 
 def _rasterize_dense(

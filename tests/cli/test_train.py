@@ -1,0 +1,25 @@
+"""``inverse3d train``: run(Args(...)) on a tiny dataset, then --resume to a later step."""
+
+from __future__ import annotations
+
+import tyro
+
+from inverse3d.cli.train import Args, run
+
+TINY = dict(n_train=2, n_val=1, n_test=1, image_size=32, voxel_res=8, data_points=64, batch_size=2,
+            checkpoint_every=1000, progress=False)
+
+
+def test_train_cli_and_resume(tmp_path, capsys):
+    args = Args(type="vox_conv", iterations=1, out_dir=tmp_path / "run", data_root=tmp_path / "data", **TINY)
+    assert run(args) == 0
+    assert "trained vox_conv to step 1" in capsys.readouterr().out
+    args = Args(type="vox_conv", iterations=2, resume=True, out_dir=tmp_path / "run", data_root=tmp_path / "data",
+                **TINY)
+    assert run(args) == 0
+    assert "trained vox_conv to step 2" in capsys.readouterr().out
+
+
+def test_train_cli_parses_options():
+    args = tyro.cli(Args, args=["--type", "implicit", "--categories", "chair", "sofa", "--n-queries", "64"])
+    assert args.type == "implicit" and args.categories == ("chair", "sofa") and args.n_queries == 64
