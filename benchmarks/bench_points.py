@@ -66,8 +66,22 @@ def _forward_backward(n_points: int, image_size: int):
     return make
 
 
+def _turntable_frame(n_per_param: int, image_size: int):
+    """One turntable frame of the course's parametric sphere (n_per_param**2 points), as render_turntable draws it."""
+
+    def make():
+        from inverse3d.utils import parametric_sphere
+        from inverse3d.viz.turntable import render_turntable
+
+        cloud = parametric_sphere(n_per_param)
+        return lambda: render_turntable(cloud, n_frames=1, image_size=image_size, progress=False)
+
+    return make
+
+
 def cases() -> list[Case]:
     return [
+        Case("points 1M turntable frame 192px (parametric sphere)", _turntable_frame(1000, 192), repeats=3),
         Case(
             "points 100k splat 256px K=8 r=0.01 alpha",
             _forward(100_000, 256),

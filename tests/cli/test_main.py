@@ -31,12 +31,24 @@ def test_every_option_is_documented(name):
     for field in dataclasses.fields(module.Args):
         flag = field.name.replace("_", "-")
         assert flag in text or field.name.upper() in text, f"{name}: option {field.name} missing from --help"
-    # tyro shows a field's docstring beside it; a field with none shows only its type, so check each one has prose.
-    import inspect
-    source = inspect.getsource(module.Args)
+    # tyro shows a field's docstring beside it; a field with none shows only its type, so check each one has prose
+    # (in the class of Args' MRO that declares it).
     for field in dataclasses.fields(module.Args):
-        after = source.split(f"    {field.name}:", 1)[1].split("\n", 2)
-        assert after[1].strip().startswith('"""'), f"{name}: option {field.name} has no docstring"
+        assert _field_docstring(module.Args, field.name), f"{name}: option {field.name} has no docstring"
+
+
+def _field_docstring(cls, name):
+    import inspect
+
+    for klass in cls.__mro__:
+        if name not in getattr(klass, "__annotations__", {}):
+            continue
+        lines = inspect.getsource(klass).splitlines()
+        for i, line in enumerate(lines):
+            if line.strip().startswith(f"{name}:"):
+                following = next((ln.strip() for ln in lines[i + 1:] if ln.strip()), "")
+                return following.startswith('"""')
+    return False
 
 
 def test_bad_command_exits_nonzero():

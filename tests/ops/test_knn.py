@@ -33,7 +33,7 @@ def _ragged(N, P1, P2, D, device, dtype, gen):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("norm", [1, 2])
-@pytest.mark.parametrize("K", [1, 3, 40])
+@pytest.mark.parametrize("K", [1, 40])
 @pytest.mark.parametrize("D", [1, 2, 3, 5])
 def test_matches_reference(path, device, dtype, norm, K, D):
     gen = torch.Generator().manual_seed(K * 10 + D + norm)
@@ -104,8 +104,7 @@ def test_empty_clouds(path):
     assert none.dists.shape == (1, 3, 2) and (none.idx == 0).all()
 
 
-@pytest.mark.parametrize("K", [1, 5])
-@pytest.mark.parametrize("norm", [1, 2])
+@pytest.mark.parametrize("K,norm", [(1, 2), (5, 2), (5, 1)])
 @pytest.mark.parametrize(
     "layout", ["uniform", "sphere", "shifted", "clusters", "duplicates", "flat", "collinear", "far"]
 )

@@ -250,3 +250,37 @@ def test_transform_keeps_view_depth_for_every_camera_kind():
         proj = PointsRasterizer(cams).transform(Pointclouds(points=list(pts))).points_padded()
         torch.testing.assert_close(proj[..., :2], cams.transform_points_ndc(pts)[..., :2])
         torch.testing.assert_close(proj[..., 2], cams.get_world_to_view_transform().transform_points(pts)[..., 2])
+
+
+def test_nearest_first_sweep_culls_without_changing_results(monkeypatch):
+    """Tiny blocks, runs of clouds and chunks (so hidden points get culled between blocks) match the dense path."""
+    torch.manual_seed(5)
+    pc = _random_clouds([900, 40, 700, 1, 600], spread=0.9)  # crowded: most points are hidden behind K nearer ones
+    radius = 0.04 + 0.2 * torch.rand(5, 900)
+    radius[2, :50] = 0.001  # disks between pixel centres cover nothing
+    want = rasterize_points(pc, (13, 17), radius, 3, bin_size=0)
+    splatted = []
+    splat = rp._splat
+    monkeypatch.setattr(rp, "_splat", lambda live, *a: splatted.append(live.numel()) or splat(live, *a))
+    for first, per_block, per_group, per_chunk in [(8, 40, 1000, 1 << 21), (1, 7, 1, 50), (64, 1 << 16, 10**6, 300)]:
+        monkeypatch.setattr(rp, "_FIRST_BLOCK", first)
+        monkeypatch.setattr(rp, "_PAIRS_PER_BLOCK", per_block)
+        monkeypatch.setattr(rp, "_POINTS_PER_GROUP", per_group)
+        monkeypatch.setattr(rp, "_PAIRS_PER_CHUNK", per_chunk)
+        splatted.clear()
+        got = rasterize_points(pc, (13, 17), radius, 3)
+        assert torch.equal(got[0], want[0])
+        torch.testing.assert_close(got[1], want[1])
+        torch.testing.assert_close(got[2], want[2])
+        assert sum(splatted) < 0.8 * pc.points_packed().shape[0]  # hidden points were culled, not splatted
+
+
+def test_depth_ties_with_signed_zero_and_infinite_radius():
+    """-0.0 and +0.0 tie (packed order); an infinite radius covers every pixel; matches the naive loops."""
+    pts = torch.tensor([[0.0, 0.0, 0.0], [0.23, 0.1, -0.0], [0.5, -0.5, 0.0], [0.9, 0.9, 1e-30], [0.0, 0.0, 0.5]])
+    radius = torch.tensor([[0.5, 0.5, float("inf"), 0.3, 1e-4]])
+    for dtype in (torch.float32, torch.float64):
+        pc = Pointclouds(points=[pts.to(dtype)])
+        for bin_size in (None, 0):
+            out = rasterize_points(pc, 6, radius.to(dtype), 4, bin_size=bin_size)
+            _assert_same(out, _naive(pc, 6, 6, radius[0].to(dtype), 4))

@@ -15,6 +15,9 @@ COMMANDS: dict[str, str] = {
     "tour": "tour",
     "info": "info",
     "render": "render",
+    "fit": "fit",
+    "train": "train",
+    "eval": "eval",
 }
 
 

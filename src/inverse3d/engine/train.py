@@ -18,7 +18,8 @@ NCCL on CUDA), and only rank 0 writes files and shows the bar.
 Losses by model type: ``vox`` / ``vox_conv``: class-balanced BCE on the voxels; ``point``: chamfer distance to the
 shape's surface samples; ``mesh``: ``w_chamfer`` x chamfer between points sampled on the predicted mesh and the
 surface samples + ``w_smooth`` x uniform Laplacian smoothing; ``implicit``: BCE between predicted occupancy logits
-and the trilinearly interpolated voxel occupancy at query points (half uniform in the box, half near the surface).
+and the trilinearly interpolated voxel occupancy at query points (half uniform in the box, half near the surface),
+class-balanced like the voxel loss.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class TrainConfig:
     """Query points per shape and step (implicit)."""
     pretrained: bool = False
     """Start the encoder from ImageNet weights found in the local torch hub cache (never downloaded)."""
+    max_minutes: float | None = None
+    """Stop after this many minutes of training (counted from the first step; a checkpoint is written) even if
+    fewer than --iterations steps are done; a later --resume continues."""
     progress: bool = True
     """Show the progress bar."""
 
@@ -214,8 +218,8 @@ def training_loss(model: torch.nn.Module, core, batch: dict[str, Any], config: T
             loss = loss + config.w_smooth * mesh_laplacian_smoothing(meshes, method="uniform")
         return loss
     queries = implicit_queries(batch["points"], config.n_queries)
-    target = occupancy_at(batch["voxels"], queries)
-    return F.binary_cross_entropy_with_logits(model(images, queries), target)
+    target = occupancy_at(batch["voxels"], queries)  # (B, Q) soft occupancies in [0, 1]
+    return voxel_bce_loss(model(images, queries)[:, None, None], target[:, None, None])  # class-balanced
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -397,6 +401,7 @@ def train(config: TrainConfig) -> TrainResult:
         bar = tqdm(total=config.iterations, initial=min(step, config.iterations), desc=f"train {config.type}",
                    disable=not (config.progress and is_main), dynamic_ncols=True)
         written: Path | None = None
+        deadline = None if config.max_minutes is None else time.perf_counter() + 60.0 * config.max_minutes
         with _StopFlag() as stop:
             batches = iter(loader)
             while step < config.iterations:
@@ -419,6 +424,13 @@ def train(config: TrainConfig) -> TrainResult:
                         plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
                     bar.close()
                     raise TrainingInterrupted(written, step)
+                out_of_time = torch.tensor(float(deadline is not None and time.perf_counter() > deadline))
+                if dist_info.enabled:
+                    torch.distributed.broadcast(out_of_time, src=0)  # rank 0's clock decides for everyone
+                if out_of_time > 0:
+                    if is_main:
+                        bar.write(f"stopping after {config.max_minutes} minutes at step {step} (--max-minutes)")
+                    break
                 if step % config.checkpoint_every == 0 or step == config.iterations:
                     written = checkpoint()
         bar.close()

@@ -3,12 +3,18 @@
 The work is split in two passes:
 
 1. A search without autograd finds, for every pixel, the K nearest faces that cover it. Each face becomes a convex
-   polygon in NDC (its triangle, or the part in front of the near plane ``z_clip_value``), the pixels inside the
-   polygon's bounding box are enumerated as (pixel, face) pairs in chunks of bounded size, and each pair is tested
-   with the polygon's edge functions; the depth comes from the face's depth plane. The nearest K per pixel are kept
-   with a scatter-min (K = 1) or a sort (K > 1).
+   polygon in NDC (its triangle, or the part in front of the near plane ``z_clip_value``) with edge forms (signed
+   distances to its edge lines) and a depth plane. The pixel bounding boxes of the faces are covered by small
+   square tiles; chunks of (face, tile) units of bounded size are tested as dense (T, T, units) blocks by
+   broadcasting, the covered pairs are compacted, and the nearest K per pixel are kept with an int64-key
+   scatter-min (K = 1) or a sort and a merge into dense (pixels, K) buffers (K > 1).
 2. A vectorised pass over the selected (pixel, face) pairs recomputes barycentric coordinates, depths and signed
-   distances from the differentiable vertex tensor, so gradients reach vertex positions through all three.
+   distances from the differentiable vertex tensor (per-face factors laid out as contiguous rows, gathered per
+   pair), so gradients reach vertex positions through all three. It runs in chunks; with gradients and several
+   chunks, each is checkpointed so memory stays bounded in the backward pass too.
+
+No Python loop runs over pixels or faces, only over chunks. On the CPU, ``np.flatnonzero`` replaces the slower
+``torch.nonzero`` for compaction; elsewhere everything is torch and runs on any device.
 
 Conventions (CONVENTIONS.md, PyTorch3D): NDC +X points left and +Y up, the shorter image side spans [-1, 1], the
 centre of pixel column ``i`` of a width-``W`` image sits at ``x = h * (1 - (2 i + 1) / W)`` with
@@ -25,6 +31,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 
 # Faces whose doubled signed area in NDC is at most this (in magnitude) are skipped, as in PyTorch3D.
 kEpsilon = 1e-8
@@ -178,16 +185,30 @@ def rasterize_face_verts(
     flat = sel_pix * K + sel_k
     pix_to_face = torch.full((P * K,), -1, dtype=torch.int64, device=device).index_copy_(0, flat, sel_face)
 
-    # Differentiable pass over the selected (pixel, face) pairs.
-    row = torch.div(sel_pix, W, rounding_mode="floor") % H
-    col = sel_pix % W
-    px, py = _take(xs, col), _take(ys, row)
-    bary, z, dist = _pair_values(face_verts, geom, sel_face, px, py, perspective_correct, clip_barycentric_coords)
+    # Differentiable pass over the selected (pixel, face) pairs, in chunks of bounded size. When gradients are
+    # needed and there are several chunks, each chunk is checkpointed: its intermediates are recomputed in the
+    # backward pass instead of being kept.
+    zbuf = torch.full((P * K,), -1.0, dtype=dtype, device=device)
+    dists = torch.full((P * K,), -1.0, dtype=dtype, device=device)
+    bary_coords = torch.full((P * K, 3), -1.0, dtype=dtype, device=device)
+    M = flat.numel()
+    checkpointed = M > _PAIR_BUDGET and torch.is_grad_enabled() and face_verts.requires_grad
 
-    fill = torch.full((P * K,), -1.0, dtype=dtype, device=device)
-    zbuf = fill.index_copy(0, flat, z)
-    dists = fill.index_copy(0, flat, dist)
-    bary_coords = torch.full((P * K, 3), -1.0, dtype=dtype, device=device).index_copy(0, flat, bary)
+    def values(pix: torch.Tensor, face: torch.Tensor):
+        px = _take(xs, pix % W)
+        py = _take(ys, torch.div(pix, W, rounding_mode="floor") % H)
+        return _pair_values(face_verts, geom, face, px, py, perspective_correct, clip_barycentric_coords)
+
+    for s in range(0, max(M, 1), _PAIR_BUDGET):  # at least once, so that outputs join the graph
+        chunk = (sel_pix[s : s + _PAIR_BUDGET], sel_face[s : s + _PAIR_BUDGET])
+        if checkpointed:
+            bary, z, dist = torch.utils.checkpoint.checkpoint(values, *chunk, use_reentrant=False)
+        else:
+            bary, z, dist = values(*chunk)
+        where = flat[s : s + _PAIR_BUDGET]
+        zbuf.index_copy_(0, where, z)
+        dists.index_copy_(0, where, dist)
+        bary_coords.index_copy_(0, where, bary)
     return (
         pix_to_face.view(N, H, W, K),
         zbuf.view(N, H, W, K),
@@ -497,8 +518,7 @@ def _search(
 
     keyed = dtype == torch.float32 and geom.fv.shape[0] < 2**31 and P < 2**32
     zbest = fbest = None
-    acc_pix, acc_z, acc_face = [], [], []
-    acc_len = 0
+    topk = _TopK(P, K, dtype, device) if K > 1 else None
     step = max(1, _PAIR_BUDGET // (T * T))
     for s in range(0, n_units, step):
         e = min(s + step, n_units)
@@ -575,13 +595,7 @@ def _search(
             won = _nonzero((z < zold) & (z == _take(zbest, pix)))  # better than earlier chunks (smaller faces)
             fbest.scatter_reduce_(0, _take(pix, won), _take(face, won), reduce="amin", include_self=False)
         else:
-            acc_pix.append(pix)
-            acc_z.append(z)
-            acc_face.append(face)
-            acc_len += pix.numel()
-            if acc_len > 2 * _PAIR_BUDGET:
-                p_, z_, f_, _ = _select_k(torch.cat(acc_pix), torch.cat(acc_z), torch.cat(acc_face), K)
-                acc_pix, acc_z, acc_face, acc_len = [p_], [z_], [f_], p_.numel()
+            topk.add(pix, z, face)
 
     if K == 1 and keyed:
         if zbest is None:
@@ -593,10 +607,63 @@ def _search(
             return empty, empty, empty
         sel = _nonzero(fbest >= 0)
         return sel, torch.zeros_like(sel), _take(fbest, sel)
-    if not acc_pix:
-        return empty, empty, empty
-    pix, _, face, rank = _select_k(torch.cat(acc_pix), torch.cat(acc_z), torch.cat(acc_face), K)
-    return pix, rank, face
+    return topk.result()
+
+
+class _TopK:
+    """The K nearest faces of every pixel so far, as dense (P, K) buffers sorted by depth, merged chunk by chunk.
+
+    Chunks must come in increasing face order: at equal depth the earlier (smaller) face stays first.
+    """
+
+    def __init__(self, P: int, K: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.K = K
+        self.z = None  # (P, K) depth, inf where empty; allocated on the first chunk
+        self.face = None  # (P, K) long, -1 where empty
+        self.P, self.dtype, self.device = P, dtype, device
+
+    def add(self, pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor) -> None:
+        K = self.K
+        pix, z, face, rank = _select_k(pix, z, face, K)  # at most K per pixel, sorted by (pix, z, face)
+        if pix.numel() == 0:
+            return
+        if self.z is None:
+            self.z = torch.full((self.P, K), math.inf, dtype=self.dtype, device=self.device)
+            self.face = torch.full((self.P, K), -1, dtype=torch.int64, device=self.device)
+        touched, inverse = torch.unique_consecutive(pix, return_inverse=True)
+        fresh = _take(self.face[:, 0], touched) < 0  # no earlier chunk reached these pixels: just write
+        flat = pix * K + rank
+        keep = _nonzero(_take(fresh, inverse))
+        self.z.view(-1).index_copy_(0, _take(flat, keep), _take(z, keep))
+        self.face.view(-1).index_copy_(0, _take(flat, keep), _take(face, keep))
+        old = _nonzero(~fresh)
+        if old.numel() == 0:
+            return
+        # Merge with the earlier entries: (Pm, 2K) candidates, earlier ones first, stable sort by depth.
+        mine = _nonzero(~_take(fresh, inverse))
+        pm = _take(touched, old)
+        slot = torch.full((touched.numel(),), -1, dtype=torch.int64, device=self.device)
+        slot.index_copy_(0, old, torch.arange(old.numel(), device=self.device))
+        row = _take(slot, _take(inverse, mine))
+        new_z = torch.full((old.numel(), K), math.inf, dtype=self.dtype, device=self.device)
+        new_f = torch.full((old.numel(), K), -1, dtype=torch.int64, device=self.device)
+        cell = row * K + _take(rank, mine)
+        new_z.view(-1).index_copy_(0, cell, _take(z, mine))
+        new_f.view(-1).index_copy_(0, cell, _take(face, mine))
+        cz = torch.cat([_take(self.z, pm), new_z], dim=1)
+        cf = torch.cat([_take(self.face, pm), new_f], dim=1)
+        order = torch.sort(cz, dim=1, stable=True).indices[:, :K]
+        self.z.index_copy_(0, pm, torch.gather(cz, 1, order))
+        self.face.index_copy_(0, pm, torch.gather(cf, 1, order))
+
+    def result(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(pix, k, face) of the filled slots."""
+        if self.face is None:
+            empty = torch.zeros(0, dtype=torch.int64, device=self.device)
+            return empty, empty, empty
+        sel = _nonzero(self.face.view(-1) >= 0)
+        pix = torch.div(sel, self.K, rounding_mode="floor")
+        return pix, sel - pix * self.K, _take(self.face.view(-1), sel)
 
 
 def _select_k(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, K: int):

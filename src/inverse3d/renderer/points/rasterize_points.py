@@ -4,11 +4,13 @@ Each point is a disk of radius ``r`` (NDC units) parallel to the image plane. A 
 squared NDC distance from the pixel centre to the point's (x, y) is below ``r**2``; points with z < 0 are behind
 the camera and skipped. For each pixel the ``points_per_pixel`` covering points of smallest z are kept.
 
-The default (sparse) path splats: each point lists the pixels of its bounding box, the (pixel, point) pairs that
-pass the exact test are sorted by pixel, and the first K in z order are written. Points are visited in z order,
-in chunks of a bounded number of pairs, so memory stays bounded and chunks merge by appending. ``bin_size=0``
-selects the dense path, every pixel against every point of its cloud (chunked over rows), which is the obvious
-vectorised version and gives identical results.
+The default (sparse) path splats, visiting the points nearest first (a radix sort of the depths' bits), in
+blocks. Each block first drops the points whose disk lies on full pixels only (K nearer points already: a
+summed-area table of the pixels with room answers this with eight reads per point), so hidden points in large
+clouds cost little; the others list the pixels of their bounding box, keep the (pixel, point) pairs that pass the
+exact test, and a stable sort by pixel appends them to each pixel's list. Runs of whole clouds, blocks and
+chunks of pairs are bounded, so memory is too. ``bin_size=0`` selects the dense path, every pixel against every
+point of its cloud (chunked over rows), which is the obvious vectorised version and gives identical results.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import torch
 
 # Upper bound on (pixel, point) candidate pairs, resp. pixel x point distances, held at once.
 _PAIRS_PER_CHUNK = 1 << 21
-_PAIRS_PER_BLOCK = 1 << 17  # candidate pairs aimed at per block of the nearest-first sweep
-_FIRST_BLOCK, _MAX_BLOCK = 1 << 12, 1 << 19  # points per block of that sweep
-_POINTS_PER_GROUP = 1 << 21  # packed points (whole clouds) depth-sorted together
 _DENSE_PER_CHUNK = 1 << 23
+# The nearest-first sweep: packed points (whole clouds) depth-sorted together, candidate pairs aimed at per block
+# (smaller blocks cull more, larger ones cost less per point), and the first and largest block, in points.
+_POINTS_PER_GROUP = 1 << 21
+_PAIRS_PER_BLOCK = 1 << 16
+_FIRST_BLOCK, _MAX_BLOCK = 1 << 12, 1 << 19
 _BOX_MARGIN = 1e-3  # pixels added to each bounding box against rounding
 _CROSS = 0.7072  # just above 1 / sqrt(2)
 
@@ -83,10 +87,11 @@ def format_radius(radius: float | Sequence[float] | torch.Tensor, pointclouds) -
                 )
             radius = radius.to(points).reshape(-1)[pointclouds.padded_to_packed_idx()]
     elif isinstance(radius, (float, int)) and not isinstance(radius, bool):
-        radius = torch.full((P,), float(radius), dtype=points.dtype, device=points.device)
+        radius = torch.tensor(float(radius), dtype=points.dtype, device=points.device).expand(P)  # no copies
     else:
         raise ValueError(f"radius must be a float or a tensor of shape (N, P); got {type(radius).__name__}")
-    if P and (torch.isnan(radius).any() or (radius < 0).any()):
+    values = radius[:1] if P and radius.stride(0) == 0 else radius  # one value shared by all points: check it once
+    if P and (torch.isnan(values).any() or (values < 0).any()):
         raise ValueError("radius must be non-negative and not NaN")
     return radius
 
@@ -152,11 +157,15 @@ def _depths_and_dists(
     valid = idx >= 0
     if points.shape[0] == 0:  # nothing to pick: keep the graph by reading a zero row
         points = torch.cat([points, points.new_zeros(1, 3)])
-    picked = points[idx.clamp(min=0)]  # (N, H, W, K, 3)
-    dx = xs[None, None, :, None] - picked[..., 0]
-    dy = ys[None, :, None, None] - picked[..., 1]
+    safe = idx.clamp(min=0).view(-1)
+
+    def picked(c: int) -> torch.Tensor:  # (N, H, W, K) coordinate c of the selected points
+        return _take(points[:, c], safe).view(idx.shape)
+
+    dx = xs[None, None, :, None] - picked(0)
+    dy = ys[None, :, None, None] - picked(1)
     minus_one = points.new_full((), -1.0)
-    zbuf = torch.where(valid, picked[..., 2], minus_one)
+    zbuf = torch.where(valid, picked(2), minus_one)
     dists = torch.where(valid, dx * dx + dy * dy, minus_one)
     return zbuf, dists
 
