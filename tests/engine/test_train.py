@@ -125,3 +125,10 @@ def test_torchrun_two_processes_gloo(tiny_data_root, tmp_path):
     assert ckpt["train_config"]["batch_size"] == 2
     assert proc.stdout.count("trained vox to step 2") == 1  # only rank 0 reports
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.json", "loss.png"]
+
+
+def test_max_minutes_stops_with_a_checkpoint(tiny_config):
+    cfg = tiny_config("timed", type="vox", iterations=50, max_minutes=0.0)
+    result = train(cfg)
+    assert result.step == 1  # the deadline is checked after each step
+    assert load_checkpoint(cfg.out_dir / "checkpoint.pt")["step"] == 1

@@ -27,7 +27,9 @@ class ShowcaseSizes:
     """How big the short run is."""
 
     fit_steps: int
+    fit_points: int
     train_steps: int
+    train_points: int
     n_train: int
     n_test: int
     image_size: int
@@ -35,11 +37,12 @@ class ShowcaseSizes:
     render_size: int
     n_frames: int
     gallery: tuple[int, ...]
+    voxel_res: int = 32
 
 
-QUICK = ShowcaseSizes(fit_steps=200, train_steps=40, n_train=24, n_test=6, image_size=64, batch_size=8,
-                      render_size=96, n_frames=12, gallery=(0,))
-FULLER = ShowcaseSizes(fit_steps=600, train_steps=300, n_train=128, n_test=16, image_size=96, batch_size=16,
+QUICK = ShowcaseSizes(fit_steps=150, fit_points=1000, train_steps=30, train_points=512, n_train=16, n_test=4, image_size=64, batch_size=8,
+                      render_size=80, n_frames=8, gallery=(0,))
+FULLER = ShowcaseSizes(fit_steps=600, fit_points=2000, train_steps=300, train_points=1024, n_train=128, n_test=16, image_size=96, batch_size=16,
                        render_size=128, n_frames=24, gallery=(0, 1))
 
 
@@ -61,14 +64,15 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
     # Fitting
     fit_sec = Section(
         "Single view to 3D: fitting one shape",
-        f"A randomly initialised 32^3 voxel grid (class-balanced BCE), a random cloud of 2000 points (chamfer) and a "
+        f"A randomly initialised 32^3 voxel grid (class-balanced BCE), a random cloud of {sizes.fit_points} points "
+        "(chamfer) and a "
         f"level-3 ico-sphere (chamfer + 0.1 x Laplacian smoothing) fitted by Adam to one procedural chair, "
         f"{sizes.fit_steps} steps each. Left of each turntable the target, right the fit.",
     )
     for kind in FIT_KINDS:
         t0 = time.perf_counter()
-        res = fit(FitConfig(kind=kind, steps=sizes.fit_steps, seed=3, ico_level=3, n_points=2000,
-                            frame_every=max(sizes.fit_steps // 10, 1), n_frames=sizes.n_frames,
+        res = fit(FitConfig(kind=kind, steps=sizes.fit_steps, seed=3, voxel_res=sizes.voxel_res, ico_level=3, n_points=sizes.fit_points,
+                            frame_every=max(sizes.fit_steps // 6, 1), n_frames=sizes.n_frames,
                             image_size=sizes.render_size, out_dir=root / f"fit_{kind}", device=device, progress=False))
         log(f"[single view] fit {kind}: loss {res.losses[0]:.4g} -> {res.losses[-1]:.4g} in {time.perf_counter() - t0:.1f} s")
         fit_sec.add(res.files["target_vs_fit"], f"target | fit, final loss {res.losses[-1]:.4g}", f"fit {kind}")
@@ -77,8 +81,8 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
 
     # Training
     base = dict(data_root=root / "data", n_train=sizes.n_train, n_val=1, n_test=sizes.n_test,
-                image_size=sizes.image_size, voxel_res=32, data_points=2000, batch_size=sizes.batch_size,
-                iterations=sizes.train_steps, checkpoint_every=10**9, lr=1e-3, n_points=1000, ico_level=3,
+                image_size=sizes.image_size, voxel_res=sizes.voxel_res, data_points=2000, batch_size=sizes.batch_size,
+                iterations=sizes.train_steps, checkpoint_every=10**9, save=False, lr=1e-3, n_points=sizes.train_points, ico_level=3,
                 n_queries=1024, device=device, progress=False)
     train_sec = Section(
         "Single view to 3D: training image-to-3D networks",
@@ -105,7 +109,7 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
             test_set = make_dataset(cfg, "test", return_mesh=True, progress=False)
         ev = evaluate_model(result.model, test_set, EvalConfig(
             out_dir=root / f"eval_{kind}", gallery=sizes.gallery, n_frames=sizes.n_frames,
-            render_size=sizes.render_size, n_eval_points=2000, device=device, progress=False), name=kind)
+            render_size=sizes.render_size, n_eval_points=sizes.fit_points, device=device, progress=False), name=kind)
         summaries[kind] = ev.summary
         gallery += [(kind, p) for k, p in ev.files.items() if k.startswith("gallery_")]
         log(f"[single view] train + eval {kind}: F1@0.05 {ev.summary['f1@0.05']:.1f} in "

@@ -195,8 +195,9 @@ def rasterize_face_verts(
     checkpointed = M > _PAIR_BUDGET and torch.is_grad_enabled() and face_verts.requires_grad
 
     def values(pix: torch.Tensor, face: torch.Tensor):
-        px = _take(xs, pix % W)
-        py = _take(ys, torch.div(pix, W, rounding_mode="floor") % H)
+        row = torch.div(pix, W, rounding_mode="floor")
+        px = _take(xs, pix - row * W)
+        py = _take(ys, row % H if N > 1 else row)
         return _pair_values(face_verts, geom, face, px, py, perspective_correct, clip_barycentric_coords)
 
     for s in range(0, max(M, 1), _PAIR_BUDGET):  # at least once, so that outputs join the graph
@@ -446,7 +447,7 @@ def _band_values(geom: "_FaceGeometry", tri_tab: torch.Tensor, fidx: torch.Tenso
                  px: torch.Tensor, py: torch.Tensor, clip_bary: bool):
     """Squared distance to the visible polygon, and depth from clamped barycentrics (if clip_bary, else None),
     of pixel centres (px, py) (M,) outside their faces fidx[lf] (lf: (M,) columns of tri_tab)."""
-    rows = tri_tab.index_select(1, lf).unbind(0)
+    rows = _Rows(tri_tab, lf)
     d2 = _segments_dist2_soa(rows, px, py)
     z = _bary_from_screen(rows, _screen_bary(rows, px, py), geom.perspective, True)[1] if clip_bary else None
     if geom.clipped_idx.numel() > 0:  # faces cut by the near plane: their polygon, homogeneous barycentrics
@@ -490,8 +491,8 @@ def _search(
 
     fidx = _nonzero(geom.active).to(device)  # (Fa,) faces that may draw
     poly = _take(geom.poly, fidx)  # (Fa, Pv, 2)
-    c0, c1 = _pixel_ranges(poly[..., 0].min(1).values, poly[..., 0].max(1).values, hx, W, radius)
-    r0, r1 = _pixel_ranges(poly[..., 1].min(1).values, poly[..., 1].max(1).values, hy, H, radius)
+    c0, c1 = _pixel_ranges(poly[..., 0].amin(1), poly[..., 0].amax(1), hx, W, radius)
+    r0, r1 = _pixel_ranges(poly[..., 1].amin(1), poly[..., 1].amax(1), hy, H, radius)
     width = c1 - c0 + 1
     height = r1 - r0 + 1
     keep = _nonzero((width > 0) & (height > 0)).to(device)
@@ -855,20 +856,45 @@ def _segments_dist2_soa(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -
     return best
 
 
-def _triangle_values(tab: torch.Tensor, px: torch.Tensor, py: torch.Tensor, perspective: bool, clip_bary: bool):
-    """bary (M, 3), depth (M,), signed squared distance (M,) of pixel centres in the faces of tab (C, M)."""
-    full = tab
-    tab = tab.unbind(0)  # rows as separate tensors: one backward for all of them, not one per row
-    ws = _screen_bary(tab, px, py)
-    w, depth = _bary_from_screen(tab, ws, perspective, clip_bary)
+class _Rows:
+    """Rows of a per-face table (C, F) gathered at the pairs' faces on first use: row r is ``tab[r][idx]`` (M,).
+
+    Only the rows a computation reads are gathered (the segment rows, for instance, only for pairs outside their
+    face); with ``idx`` None the table already has one column per pair.
+    """
+
+    def __init__(self, tab: torch.Tensor, idx: Optional[torch.Tensor]) -> None:
+        self.tab, self.idx, self.cache = tab, idx, {}
+
+    def __getitem__(self, r: int) -> torch.Tensor:
+        row = self.cache.get(r)
+        if row is None:
+            row = self.tab[r] if self.idx is None else self.tab[r].index_select(0, self.idx)
+            self.cache[r] = row
+        return row
+
+
+def _triangle_values(tab: torch.Tensor, idx: Optional[torch.Tensor], px: torch.Tensor, py: torch.Tensor,
+                     perspective: bool, clip_bary: bool):
+    """bary (M, 3), depth (M,), signed squared distance (M,) of pixel centres in faces.
+
+    Args:
+        tab: (C, R) per-face table of :func:`_triangle_table`.
+        idx: (M,) long, the column of each pair's face in tab; None when R = M (one column per pair).
+        px, py: (M,) pixel centres in NDC.
+    """
+    rows = _Rows(tab, idx)
+    ws = _screen_bary(rows, px, py)
+    w, depth = _bary_from_screen(rows, ws, perspective, clip_bary)
     inside = (ws[0] > 0) & (ws[1] > 0) & (ws[2] > 0)
     # Inside a triangle the nearest boundary point is the foot on the nearest edge line, at distance
     # (screen barycentric) x (altitude); outside, measure to the edge segments.
-    d = torch.minimum(torch.minimum(ws[0] * tab[_ALT], ws[1] * tab[_ALT + 1]), ws[2] * tab[_ALT + 2])
+    d = torch.minimum(torch.minimum(ws[0] * rows[_ALT], ws[1] * rows[_ALT + 1]), ws[2] * rows[_ALT + 2])
     d2 = d * d
     out = _nonzero(~inside)
     if out.numel() > 0:
-        d_out = _segments_dist2_soa(full.index_select(1, out).unbind(0), _take(px, out), _take(py, out))
+        out_rows = _Rows(tab, out if idx is None else _take(idx, out))
+        d_out = _segments_dist2_soa(out_rows, _take(px, out), _take(py, out))
         d2 = d2.index_copy(0, out, d_out)
     return torch.stack(w, dim=-1), depth, torch.where(inside, -d2, d2)
 
@@ -894,10 +920,8 @@ def _pair_values_triangles(
         fv, active = face_verts, geom.active
     # Faces that never draw get a harmless stand-in, so that no inf or NaN reaches the gradients.
     fv = torch.where(active[:, None, None], fv, fv.new_tensor(_SAFE_FACE))
-    tab = _triangle_table(fv, perspective)
-    if M >= F:
-        tab = tab.index_select(1, face)  # (C, M)
-    return _triangle_values(tab, px, py, perspective, clip_bary)
+    tab = _triangle_table(fv, perspective)  # (C, F), or (C, M) when M < F
+    return _triangle_values(tab, face if M >= F else None, px, py, perspective, clip_bary)
 
 
 def _pair_values_clipped(

@@ -25,8 +25,8 @@ _DENSE_PER_CHUNK = 1 << 23
 # The nearest-first sweep: packed points (whole clouds) depth-sorted together, candidate pairs aimed at per block
 # (smaller blocks cull more, larger ones cost less per point), and the first and largest block, in points.
 _POINTS_PER_GROUP = 1 << 21
-_PAIRS_PER_BLOCK = 1 << 16
-_FIRST_BLOCK, _MAX_BLOCK = 1 << 12, 1 << 19
+_PAIRS_PER_BLOCK = 1 << 18
+_FIRST_BLOCK, _MAX_BLOCK = 1 << 14, 1 << 19
 _BOX_MARGIN = 1e-3  # pixels added to each bounding box against rounding
 _CROSS = 0.7072  # just above 1 / sqrt(2)
 
@@ -334,8 +334,8 @@ def _has_room(sat: torch.Tensor, cl, col_c, row_c, reach) -> torch.Tensor:
 
 def _splat(live, sweep, pix0, idx, filled, H, W, K, xs, ys, pix_dtype) -> int:
     """Appends the covered pixels of the sweep's points ``live`` (M,) (positions in the sweep, ascending) to
-    idx (N*H*W*K,) and filled (N*H*W,), in place (``pix0``: flat index of the run's first pixel), in chunks of at most ``_PAIRS_PER_CHUNK`` candidate pairs (at
-    least one point). Returns the number of candidate pairs."""
+    idx (N*H*W*K,) and filled (N*H*W,) in place; ``pix0`` is the flat index of the run's first pixel. Works in
+    chunks of at most ``_PAIRS_PER_CHUNK`` candidate pairs (at least one point). Returns the candidate pairs."""
     device = idx.device
     px, py, r, cl = (_take(t, live) for t in (sweep.px, sweep.py, sweep.r, sweep.cl))
     col_c, row_c, reach = _pixel_frame(px, py, r, H, W)
