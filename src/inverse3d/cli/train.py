@@ -15,10 +15,15 @@ class Args(TrainConfig):
 
 
 def run(args: Args) -> int:
-    from inverse3d.engine.train import train
+    from inverse3d.engine.train import TrainingInterrupted, train
 
-    result = train(args)
-    if result.checkpoint is not None:  # rank 0
+    try:
+        result = train(args)
+    except TrainingInterrupted as stop:
+        if stop.path is not None:
+            print(f"interrupted at step {stop.step}; checkpoint: {stop.path} (continue with --resume)")
+        return 130
+    if result.rank == 0:
         last = f", last loss {result.losses[-1]:.4g}" if result.losses else ""
         print(f"trained {args.type} to step {result.step} in {result.seconds:.1f} s{last}")
         for name, path in result.files.items():

@@ -186,7 +186,8 @@ def evaluate_model(
     files["f1_plot"] = plot_f1_curves(out / "f1.png", thresholds, {name: [summary[f"f1@{t:g}"] for t in thresholds]})
     gallery_files = write_gallery(out / "gallery", shown, config, model.type)
     files.update({f"gallery_{i}": p for i, p in gallery_files.items()})
-    files["html"] = write_eval_page(out / "index.html", name, summary, thresholds, files["f1_plot"], gallery_files, shown)
+    files["html"] = write_eval_page(out / "index.html", name, summary, thresholds, files["f1_plot"], gallery_files,
+                                    shown)
     return EvalResult(summary, rows, files, time.perf_counter() - t0)
 
 
@@ -208,7 +209,8 @@ def write_gallery(folder: Path, shown: dict[int, tuple[dict[str, Any], dict[str,
         gt = Meshes(verts=[item["verts"]], faces=[item["faces"]]) if "verts" in item else item["points"]
         gt_frames = shape_turntable(gt, config.n_frames, S)
         pred_frames = shape_turntable(prediction_display(pred, kind), config.n_frames, S)
-        files[i] = save_frames(side_by_side(image, gt_frames, pred_frames), folder / f"{i:03d}_{item['id']}.gif", fps=12)
+        files[i] = save_frames(side_by_side(image, gt_frames, pred_frames), folder / f"{i:03d}_{item['id']}.gif",
+                               fps=12)
     return files
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from inverse3d.viz.report import Section
 
 FIT_KINDS = ("vox", "point", "mesh")
@@ -40,9 +38,11 @@ class ShowcaseSizes:
     voxel_res: int = 32
 
 
-QUICK = ShowcaseSizes(fit_steps=150, fit_points=1000, train_steps=30, train_points=512, n_train=16, n_test=4, image_size=64, batch_size=8,
+QUICK = ShowcaseSizes(fit_steps=150, fit_points=1000, train_steps=30, train_points=512, n_train=16, n_test=4,
+                      image_size=64, batch_size=8,
                       render_size=80, n_frames=8, gallery=(0,))
-FULLER = ShowcaseSizes(fit_steps=600, fit_points=2000, train_steps=300, train_points=1024, n_train=128, n_test=16, image_size=96, batch_size=16,
+FULLER = ShowcaseSizes(fit_steps=600, fit_points=2000, train_steps=300, train_points=1024, n_train=128, n_test=16,
+                       image_size=96, batch_size=16,
                        render_size=128, n_frames=24, gallery=(0, 1))
 
 
@@ -71,10 +71,12 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
     )
     for kind in FIT_KINDS:
         t0 = time.perf_counter()
-        res = fit(FitConfig(kind=kind, steps=sizes.fit_steps, seed=3, voxel_res=sizes.voxel_res, ico_level=3, n_points=sizes.fit_points,
+        res = fit(FitConfig(kind=kind, steps=sizes.fit_steps, seed=3, voxel_res=sizes.voxel_res, ico_level=3,
+                            n_points=sizes.fit_points,
                             frame_every=max(sizes.fit_steps // 6, 1), n_frames=sizes.n_frames,
                             image_size=sizes.render_size, out_dir=root / f"fit_{kind}", device=device, progress=False))
-        log(f"[single view] fit {kind}: loss {res.losses[0]:.4g} -> {res.losses[-1]:.4g} in {time.perf_counter() - t0:.1f} s")
+        log(f"[single view] fit {kind}: loss {res.losses[0]:.4g} -> {res.losses[-1]:.4g} "
+            f"in {time.perf_counter() - t0:.1f} s")
         fit_sec.add(res.files["target_vs_fit"], f"target | fit, final loss {res.losses[-1]:.4g}", f"fit {kind}")
         fit_sec.add(res.files["progress"], "the fit during optimisation", f"{kind}: progress")
         fit_sec.add(res.files["loss"], "loss per step", f"{kind}: loss")
@@ -82,7 +84,8 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
     # Training
     base = dict(data_root=root / "data", n_train=sizes.n_train, n_val=1, n_test=sizes.n_test,
                 image_size=sizes.image_size, voxel_res=sizes.voxel_res, data_points=2000, batch_size=sizes.batch_size,
-                iterations=sizes.train_steps, checkpoint_every=10**9, save=False, lr=1e-3, n_points=sizes.train_points, ico_level=3,
+                iterations=sizes.train_steps, checkpoint_every=10**9, save=False, lr=1e-3, n_points=sizes.train_points,
+                ico_level=3,
                 n_queries=1024, device=device, progress=False)
     train_sec = Section(
         "Single view to 3D: training image-to-3D networks",
@@ -94,8 +97,8 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
         "Single view to 3D: evaluation",
         f'<span class="note">These numbers come from the short run above ({sizes.train_steps} steps on '
         f"{sizes.n_train} chairs, evaluated on {sizes.n_test} test chairs), not from the quality-target training "
-        "(30 CPU minutes per model on 800 chairs; see the README).</span> F1 in percent at distance thresholds "
-        "0.01 to 0.05 (shapes have bounding-box diagonal 1): voxels and the implicit field meshed by marching cubes "
+        "(30 CPU minutes per model on 800 chairs; the command is in the docstring of inverse3d.engine.train).</span> "
+        "F1 in percent at distance thresholds 0.01 to 0.05 (shapes have bounding-box diagonal 1): voxels and the implicit field meshed by marching cubes "
         "at 0.5, meshes and points sampled, nearest neighbours both ways; chamfer and voxel IoU at 32^3.",
     )
     summaries, gallery = {}, []

@@ -150,6 +150,8 @@ class TrainResult:
     checkpoint: Path | None
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    rank: int = 0
+    """This process's rank under torchrun (0 alone)."""
 
 
 def config_to_plain(config: TrainConfig) -> dict[str, Any]:
@@ -453,7 +455,7 @@ def train(config: TrainConfig) -> TrainResult:
                 files["checkpoint"] = ckpt_path
             if losses:
                 files["loss"] = plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
-        return TrainResult(core, losses, step, written, files, time.perf_counter() - t0)
+        return TrainResult(core, losses, step, written, files, time.perf_counter() - t0, rank)
     finally:
         if dist_info.initialised_here:
             torch.distributed.destroy_process_group()

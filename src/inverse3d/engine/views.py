@@ -46,7 +46,9 @@ def render_shape_views(
     return frames.numpy()
 
 
-def shape_turntable(obj: Any, n_frames: int = 24, image_size: int = 128, elev: float = 20.0, **style: Any) -> np.ndarray:
+def shape_turntable(
+    obj: Any, n_frames: int = 24, image_size: int = 128, elev: float = 20.0, **style: Any
+) -> np.ndarray:
     """(n_frames, S, S, 3) uint8 turntable of ``obj`` with the fixed framing of this module."""
     azims = torch.arange(n_frames, dtype=torch.float32) * (360.0 / n_frames) + 30.0
     return render_shape_views(obj, azims, image_size, elev, **style)

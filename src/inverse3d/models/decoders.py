@@ -76,7 +76,8 @@ class VoxelConvDecoder(nn.Module):
         c = channels
         for _ in range(int(stages)):
             c_out = max(c // 2, 8)
-            layers += [nn.ConvTranspose3d(c, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out), nn.ReLU()]
+            layers += [nn.ConvTranspose3d(c, c_out, kernel_size=4, stride=2, padding=1), nn.BatchNorm3d(c_out),
+                       nn.ReLU()]
             c = c_out
         layers.append(nn.Conv3d(c, 1, kernel_size=1))
         self.net = nn.Sequential(*layers)

@@ -282,6 +282,7 @@ class _FaceGeometry:
         edge_forms: (F, Pv, 3) coefficients (a, b, c) of a*x + b*y + c, the signed distance to each polygon edge's
             line (positive inside).
         depth_form: (F, 3) coefficients of the depth plane: 1 / z for perspective, z otherwise.
+        back: (F,) bool, faces turned away from the camera (what ``cull_backfaces`` drops).
     """
 
     def __init__(self, fv: torch.Tensor, perspective: bool, clip: Optional[float], cull_backfaces: bool) -> None:
@@ -323,6 +324,7 @@ class _FaceGeometry:
         if cull_backfaces:
             active &= ~back
         self.active = active
+        self.back = back  # (F,) bool, faces turned away from the camera
         self.poly = poly
 
         # Edge functions of the polygon: e(p) = (p, 1) . ((P_i, 1) x (P_i+1, 1)), sign-normalised to be >= 0 inside.
@@ -422,7 +424,7 @@ def _tile_size(width: torch.Tensor, height: torch.Tensor) -> int:
     best, best_cost = 2, math.inf
     for t in (2, 4, 8, 16, 32):
         n = int((((width + t - 1) // t) * ((height + t - 1) // t)).sum())
-        cost = n * (24 + t * t)
+        cost = n * (12 + t * t)
         if cost < best_cost:
             best, best_cost = t, cost
     return best
@@ -459,6 +461,45 @@ def _band_values(geom: "_FaceGeometry", tri_tab: torch.Tensor, fidx: torch.Tenso
             if clip_bary:
                 z = z.index_copy(0, c, _bary_depth(_take(geom.fv, fc), geom, fc, pxc, pyc, clip_bary=True)[1])
     return d2, z
+
+
+def _occlusion_bounds(geom: "_FaceGeometry", hx: float, hy: float) -> torch.Tensor:
+    """A lower bound (F,) of the depth the search computes for each face at any pixel of the image it covers.
+
+    The depth form is affine, so over the polygon it peaks at a vertex; the bound adds a margin (far above the
+    float32 rounding of the search's evaluation) and is -inf for faces it does not vouch for (clipped faces,
+    faces with no positive depth).
+    """
+    g = geom.depth_form.double()  # (F, 3)
+    poly = geom.poly.double()  # (F, Pv, 2)
+    at_verts = g[:, None, 0] * poly[..., 0] + g[:, None, 1] * poly[..., 1] + g[:, None, 2]  # (F, Pv)
+    margin = 1e-5 * (g[:, 0].abs() * hx + g[:, 1].abs() * hy + g[:, 2].abs())
+    u = at_verts.amax(1) + margin if geom.perspective else at_verts.amin(1) - margin
+    ok = ~geom.is_clipped & torch.isfinite(u)
+    if geom.perspective:  # the search's depth is 1 / u
+        ok &= u > 0
+        z = (1.0 - 1e-6) / torch.where(ok, u, torch.ones_like(u))
+    else:
+        z = u
+    return torch.where(ok, z, torch.full_like(z, -math.inf)).to(geom.fv.dtype)
+
+
+def _window_max_depth(zbest: torch.Tensor, N: int, H: int, W: int, T: int) -> torch.Tensor:
+    """(N, H, W): the largest nearest depth so far over the T x T pixels at and below-right of each pixel.
+
+    Args:
+        zbest: (N * H * W,) int64 keys of the K = 1 search (float32 depth bits << 32 | face); pixels with no face
+            yet count as +inf, pixels beyond the image as -inf (no face reaches them).
+    """
+    depth = (zbest >> 32).to(torch.int32).view(torch.float32)
+    depth = torch.where(zbest == _NO_KEY, torch.full_like(depth, math.inf), depth).view(N, H, W)
+    depth = torch.nn.functional.pad(depth, (0, T - 1, 0, T - 1), value=-math.inf)
+    shift = 1
+    while shift < T:  # windows of 2 shift pixels from two of shift pixels
+        depth = torch.maximum(depth[:, :, :-shift], depth[:, :, shift:])
+        depth = torch.maximum(depth[:, :-shift], depth[:, shift:])
+        shift *= 2
+    return depth
 
 
 def _search(
@@ -500,6 +541,14 @@ def _search(
         return empty, empty, empty
     fidx, c0, r0, width, height = (_take(x, keep) for x in (fidx, c0, r0, width, height))
 
+    # K = 1 without blur: faces turned away from the camera come last, and their tiles are skipped where the
+    # nearest depths found so far are all below the face's smallest possible depth (see _occlusion_bounds).
+    cull = K == 1 and blur_radius == 0 and dtype == torch.float32 and geom.fv.shape[0] < 2**31 and P < 2**32
+    if cull:
+        back = _take(geom.back, fidx)
+        order = torch.cat([_nonzero(~back), _nonzero(back)])
+        n_front = int((~back).sum())
+        fidx, c0, r0, width, height = (_take(x, order) for x in (fidx, c0, r0, width, height))
     T = _tile_size(width, height)
     log_t = T.bit_length() - 1
     tiles_x = (width + T - 1) >> log_t
@@ -521,8 +570,14 @@ def _search(
     zbest = fbest = None
     topk = _TopK(P, K, dtype, device) if K > 1 else None
     step = max(1, _PAIR_BUDGET // (T * T))
-    for s in range(0, n_units, step):
-        e = min(s + step, n_units)
+    if cull:
+        n_front_units = int(tiles[:n_front].sum())
+        zlow = _take(_occlusion_bounds(geom, hx, hy), fidx)  # (Fa,)
+        chunks = [(s, min(s + step, n_front_units)) for s in range(0, n_front_units, step)]
+        chunks += [(s, min(s + step, n_units)) for s in range(n_front_units, n_units, step)]
+    else:
+        chunks = [(s, min(s + step, n_units)) for s in range(0, n_units, step)]
+    for s, e in chunks:
         U = e - s
         lo = int(torch.searchsorted(toff, torch.tensor([s], device=device), right=True)) - 1
         hi = int(torch.searchsorted(toff, torch.tensor([e], device=device), right=False))
@@ -534,6 +589,14 @@ def _search(
         ty = torch.div(t, tx, rounding_mode="floor")
         row0 = _take(r0, uf) + ty * T  # (U,) first row and column of the tile
         col0 = _take(c0, uf) + (t - ty * tx) * T
+        ubase = _take(base, uf) + row0 * W + col0  # (U,) flat index of the tile's first pixel
+        if cull and s >= n_front_units and zbest is not None:
+            zmax = _take(_window_max_depth(zbest, N, H, W, T).view(-1), ubase)  # (U,) farthest nearest depth
+            visible = _nonzero(~(_take(zlow, uf) > zmax))
+            uf, row0, col0, ubase = (_take(x, visible) for x in (uf, row0, col0, ubase))
+            U = uf.numel()
+            if U == 0:
+                continue
         px = _take(xs_pad, (ar[:, None] + col0[None, :]).view(-1)).view(T, U)  # (T, U) pixel centres
         py = _take(ys_pad, (ar[:, None] + row0[None, :]).view(-1)).view(T, U)
         tab = _take(table, uf).t().contiguous()  # (3 (Pv + 1), U)
@@ -555,7 +618,7 @@ def _search(
         depth = _take(plane(Pv).view(-1), idx)
         ij = torch.div(idx, U, rounding_mode="floor")
         u = idx - ij * U
-        pix = _take(base[lo:hi].repeat_interleave(seg_end - seg_start) + row0 * W + col0, u) + _take(tile_offsets, ij)
+        pix = _take(ubase, u) + _take(tile_offsets, ij)
         lf = _take(uf, u)
         if geom.perspective:
             ok = depth > 1e-30
@@ -863,15 +926,25 @@ class _Rows:
     face); with ``idx`` None the table already has one column per pair.
     """
 
-    def __init__(self, tab: torch.Tensor, idx: Optional[torch.Tensor]) -> None:
-        self.tab, self.idx, self.cache = tab, idx, {}
+    def __init__(self, tab: torch.Tensor, idx: Optional[torch.Tensor], parent=None) -> None:
+        self.tab, self.idx, self.parent, self.cache = tab, idx, parent, {}
 
     def __getitem__(self, r: int) -> torch.Tensor:
         row = self.cache.get(r)
         if row is None:
-            row = self.tab[r] if self.idx is None else self.tab[r].index_select(0, self.idx)
+            if self.parent is not None and r in self.parent[0].cache:
+                row = _take(self.parent[0].cache[r], self.parent[1])
+            elif self.idx is None:
+                row = self.tab[r]
+            else:
+                row = self.tab[r].index_select(0, self.idx)
             self.cache[r] = row
         return row
+
+    def subset(self, sel: torch.Tensor) -> "_Rows":
+        """The rows at pairs ``sel`` (M',): taken from the rows already gathered where there are some (so that
+        gradients add up in the same order as through one gather of the whole table), else from the table."""
+        return _Rows(self.tab, sel if self.idx is None else _take(self.idx, sel), parent=(self, sel))
 
 
 def _triangle_values(tab: torch.Tensor, idx: Optional[torch.Tensor], px: torch.Tensor, py: torch.Tensor,
@@ -893,7 +966,7 @@ def _triangle_values(tab: torch.Tensor, idx: Optional[torch.Tensor], px: torch.T
     d2 = d * d
     out = _nonzero(~inside)
     if out.numel() > 0:
-        out_rows = _Rows(tab, out if idx is None else _take(idx, out))
+        out_rows = rows.subset(out)
         d_out = _segments_dist2_soa(out_rows, _take(px, out), _take(py, out))
         d2 = d2.index_copy(0, out, d_out)
     return torch.stack(w, dim=-1), depth, torch.where(inside, -d2, d2)

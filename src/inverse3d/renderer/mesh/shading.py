@@ -93,15 +93,50 @@ def phong_shading(
     Returns:
         (N, H, W, K, C) colours ``(ambient + diffuse) * texels + specular``.
     """
+    return _phong(meshes, fragments, lights, cameras, materials, texels, None)
+
+
+def phong_shading_vertex_colors(meshes: Any, fragments: Any, lights: Any, cameras: Any, materials: Any):
+    """:func:`phong_shading` of meshes whose textures are per-vertex colours (``TexturesVertex``), with the
+    colours interpolated together with positions and normals (one gather instead of two).
+
+    Returns:
+        (N, H, W, K, C) colours, equal to ``phong_shading(..., texels=meshes.sample_textures(fragments))``; None
+        when the textures are not plain ``TexturesVertex`` matching the vertices, or when gradients are being
+        recorded (use phong_shading then).
+    """
+    from .textures import TexturesVertex
+
+    textures = getattr(meshes, "textures", None)
+    if type(textures) is not TexturesVertex:
+        return None
+    colors = textures.verts_features_packed()  # (V, C)
+    verts = meshes.verts_packed()
+    if colors.shape[0] != verts.shape[0] or colors.dtype != verts.dtype or colors.device != verts.device:
+        return None
+    if fragments.bary_coords.dtype != verts.dtype:
+        return None
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (verts, colors, fragments.bary_coords)):
+        return None  # keep the gradients' summation order (and so their values) those of phong_shading
+    return _phong(meshes, fragments, lights, cameras, materials, None, colors)
+
+
+def _phong(meshes: Any, fragments: Any, lights: Any, cameras: Any, materials: Any, texels: Any, colors: Any):
+    """Phong shading with the texels given per fragment (texels (N, H, W, K, C)) or per vertex (colors (V, C))."""
     verts = meshes.verts_packed()  # (V, 3)
     faces = meshes.faces_packed()  # (F, 3)
     normals = meshes.verts_normals_packed()  # (V, 3)
-    attrs = _corners(torch.cat([verts, normals.to(verts.dtype)], dim=1), faces)  # (3, 6, F)
-    vals = _interpolate_cf(fragments.pix_to_face, fragments.bary_coords, attrs)  # (6, N, R)
-    points, pixel_normals = vals.split(3, dim=0)
+    per_vertex = [verts, normals.to(verts.dtype)] + ([] if colors is None else [colors])
+    attrs = _corners(torch.cat(per_vertex, dim=1), faces)  # (3, 6 [+ C], F)
+    vals = _interpolate_cf(fragments.pix_to_face, fragments.bary_coords, attrs)  # (6 [+ C], N, R)
+    points, pixel_normals = vals[0:3], vals[3:6]
+    if colors is None:
+        texels_cf, shape = _cf(texels), tuple(texels.shape)
+    else:
+        texels_cf, shape = vals[6:], (*fragments.pix_to_face.shape, colors.shape[1])
     ambient, diffuse, specular = _apply_lighting_cf(points, pixel_normals, lights, cameras, materials)
-    colors = torch.addcmul(specular, ambient + diffuse, _cf(texels))  # (C, N, R)
-    return _from_cf(colors, tuple(texels.shape))
+    colors_cf = torch.addcmul(specular, ambient + diffuse, texels_cf)  # (C, N, R)
+    return _from_cf(colors_cf, shape)
 
 
 def gouraud_shading(meshes: Any, fragments: Any, lights: Any, cameras: Any, materials: Any) -> torch.Tensor:
