@@ -205,6 +205,31 @@ def test_chunking_gives_the_same_result(monkeypatch, K):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("persp", [False, True])
+@pytest.mark.parametrize("budget", [None, 64])
+def test_occlusion_culling_changes_nothing(monkeypatch, persp, budget):
+    # K = 1 in float32 skips tiles of faces turned away from the camera where nearer faces already cover them;
+    # with bounds that never cull, the result must be the same, bit for bit (back faces are often nearest here).
+    fv = random_faces(300, zlo=1.0, zhi=1.5, seed=11).float()
+    fv[::7, :, 2] = 1.0 + 1e-3 * torch.arange(3.0)  # nearly flat at the same depth: ties and close calls
+    f2m = torch.tensor([0] * 200 + [1] * 100)
+    kw = dict(image_size=(40, 36), faces_per_pixel=1, perspective_correct=persp)
+    if budget is not None:
+        monkeypatch.setattr(rm, "_PAIR_BUDGET", budget)
+    calls = []
+    window_max = rm._window_max_depth
+    monkeypatch.setattr(rm, "_window_max_depth", lambda *a: calls.append(1) or window_max(*a))
+    culled = rasterize_face_verts(fv, f2m, 2, **kw)
+    assert calls  # the culling ran
+    monkeypatch.setattr(rm, "_occlusion_bounds", lambda geom, hx, hy: torch.full_like(geom.fv[:, 0, 0], -math.inf))
+    plain = rasterize_face_verts(fv, f2m, 2, **kw)
+    for a, b in zip(culled, plain):
+        assert torch.equal(a, b)
+    assert (culled[0] >= 0).float().mean() > 0.5
+    back = rm._FaceGeometry(fv, persp, None, False).back
+    assert back[culled[0][culled[0] >= 0]].any()  # some pixels do show back faces
+
+
 def test_chunked_values_are_checkpointed_with_the_same_gradients(monkeypatch):
     fv = random_faces(12, seed=8)
     f2m = torch.zeros(12, dtype=torch.int64)

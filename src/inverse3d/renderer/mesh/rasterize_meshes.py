@@ -27,6 +27,7 @@ the closed face (so no cracks open along shared edges), or when its squared NDC 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -423,7 +424,8 @@ def _tile_size(width: torch.Tensor, height: torch.Tensor) -> int:
     """
     best, best_cost = 2, math.inf
     for t in (2, 4, 8, 16, 32):
-        n = int((((width + t - 1) // t) * ((height + t - 1) // t)).sum())
+        log_t = t.bit_length() - 1  # shifts: integer division is slow on the CPU
+        n = int((((width + t - 1) >> log_t) * ((height + t - 1) >> log_t)).sum())
         cost = n * (12 + t * t)
         if cost < best_cost:
             best, best_cost = t, cost
@@ -489,10 +491,14 @@ def _window_max_depth(zbest: torch.Tensor, N: int, H: int, W: int, T: int) -> to
 
     Args:
         zbest: (N * H * W,) int64 keys of the K = 1 search (float32 depth bits << 32 | face); pixels with no face
-            yet count as +inf, pixels beyond the image as -inf (no face reaches them).
+            yet count as +inf (or NaN, which torch.maximum propagates and no comparison passes), pixels beyond
+            the image as -inf (no face reaches them).
     """
-    depth = (zbest >> 32).to(torch.int32).view(torch.float32)
-    depth = torch.where(zbest == _NO_KEY, torch.full_like(depth, math.inf), depth).view(N, H, W)
+    if sys.byteorder == "little":  # the high words, read in place; a pixel with no face reads NaN, which
+        depth = zbest.view(torch.int32)[1::2].view(torch.float32).view(N, H, W)  # torch.maximum propagates
+    else:  # and no bound exceeds: as +inf
+        depth = (zbest >> 32).to(torch.int32).view(torch.float32)
+        depth = torch.where(zbest == _NO_KEY, torch.full_like(depth, math.inf), depth).view(N, H, W)
     depth = torch.nn.functional.pad(depth, (0, T - 1, 0, T - 1), value=-math.inf)
     shift = 1
     while shift < T:  # windows of 2 shift pixels from two of shift pixels
