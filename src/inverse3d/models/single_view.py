@@ -69,6 +69,9 @@ class SingleViewModel(nn.Module):
             self.decoder = MeshOffsetDecoder(ico_level, FEATURE_DIM)
         else:
             self.decoder = ImplicitDecoder(FEATURE_DIM)
+        # log of the weight of occupied cells in the training loss (class-balanced BCE): a model trained that way
+        # outputs logits raised by it, so ``predict`` subtracts it and probability 0.5 means "as likely as not".
+        self.register_buffer("logit_shift", torch.zeros(()))
 
     def forward(self, images: torch.Tensor, points: torch.Tensor | None = None) -> torch.Tensor:
         """images: (N, H, W, 3) float in [0, 1]; points: (N, Q, 3) query points, only (and always) for ``implicit``.
@@ -89,9 +92,9 @@ class SingleViewModel(nn.Module):
         """The prediction for evaluation, without gradients.
 
         Returns a dict with, by type:
-            ``vox``, ``vox_conv``, ``implicit``: ``"voxel_logits"`` (N, R, R, R), occupancy logits on the cells of
-                the R^3 grid over [-0.5, 0.5]^3 (``implicit``: its field queried at the cell centres, ``chunk``
-                points at a time);
+            ``vox``, ``vox_conv``, ``implicit``: ``"voxel_logits"`` (N, R, R, R), calibrated occupancy logits
+                (``logit_shift`` removed) on the cells of the R^3 grid over [-0.5, 0.5]^3 (``implicit``: its field
+                queried at the cell centres, ``chunk`` points at a time);
             ``point``: ``"points"`` (N, n_points, 3);
             ``mesh``: ``"verts"`` (N, V, 3) and ``"faces"`` (F, 3) int64.
         """
@@ -106,10 +109,10 @@ class SingleViewModel(nn.Module):
                  for i in range(0, query.shape[1], chunk)],
                 dim=1,
             )
-            return {"voxel_logits": logits.view(-1, R, R, R)}
+            return {"voxel_logits": logits.view(-1, R, R, R) - self.logit_shift}
         out = self(images)
         if self.type in ("vox", "vox_conv"):
-            return {"voxel_logits": out}
+            return {"voxel_logits": out - self.logit_shift}
         if self.type == "point":
             return {"points": out}
         return {"verts": out, "faces": self.decoder.faces}

@@ -21,6 +21,7 @@ class Figure:
     path: Path
     caption: str
     title: str = ""
+    wide: bool = False  # spans two columns (image grids, side-by-side comparisons)
 
 
 @dataclass
@@ -32,8 +33,8 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     html_blocks: list[str] = field(default_factory=list)
 
-    def add(self, path: Path, caption: str, title: str = "") -> Figure:
-        fig = Figure(Path(path), caption, title)
+    def add(self, path: Path, caption: str, title: str = "", wide: bool = False) -> Figure:
+        fig = Figure(Path(path), caption, title, wide)
         self.figures.append(fig)
         return fig
 
@@ -44,6 +45,7 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width:
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
 .grid { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; background: white; border: 1px solid #ddd; border-radius: 6px; padding: 0.5em; width: 260px; }
+figure.wide { width: 538px; }
 figure img, figure video { width: 100%; height: auto; display: block; image-rendering: auto; }
 figcaption { font-size: 0.85em; margin-top: 0.4em; line-height: 1.3; }
 figcaption b { display: block; }
@@ -121,7 +123,8 @@ def write_page(path: Path, title: str, sections: list[Section], intro: str = "")
             else:
                 tag = f'<img src="{src}" alt="{html.escape(fig.caption, quote=True)}">'
             head = f"<b>{html.escape(fig.title)}</b>" if fig.title else ""
-            parts.append(f"<figure>{tag}<figcaption>{head}{html.escape(fig.caption)}</figcaption></figure>")
+            cls = ' class="wide"' if fig.wide else ""
+            parts.append(f"<figure{cls}>{tag}<figcaption>{head}{html.escape(fig.caption)}</figcaption></figure>")
         parts.append("</div>")
     parts.append(_SELF_CHECK)
     parts.append("</body></html>")

@@ -221,7 +221,7 @@ def section_rgbd(ctx: TourContext) -> Section:
     near, far = depth[mask].min(), depth[mask].max()
     shade = torch.where(mask, (depth - near) / (far - near), torch.ones_like(depth))[..., None].expand(-1, -1, -1, 3)
     path = save_image(ctx.path("rgbd_inputs.png"), image_grid([rgb[0], rgb[1], shade[0], shade[1]], ncols=4))
-    sec.add(path, "Inputs: the RGB of views 1 and 2, then their depth maps (near is dark).", "RGB-D inputs")
+    sec.add(path, "Inputs: the RGB of views 1 and 2, then their depth maps (near is dark).", "RGB-D inputs", wide=True)
     cloud = rgbd_to_pointclouds(rgb, depth, cameras, masks=mask)
     path = save_turntable(cloud, ctx.path("rgbd_cloud.gif"), n_frames=ctx.n_frames, image_size=ctx.image_size,
                           fps=ctx.fps, elev=20.0, progress=False)
