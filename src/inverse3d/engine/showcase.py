@@ -38,9 +38,8 @@ class ShowcaseSizes:
     voxel_res: int = 32
 
 
-QUICK = ShowcaseSizes(fit_steps=150, fit_points=1000, train_steps=30, train_points=512, n_train=16, n_test=4,
-                      image_size=64, batch_size=8,
-                      render_size=80, n_frames=8, gallery=(0,))
+QUICK = ShowcaseSizes(fit_steps=300, fit_points=2000, train_steps=100, train_points=1024, n_train=48, n_test=8,
+                      image_size=64, batch_size=16, render_size=96, n_frames=12, gallery=(0, 1))
 FULLER = ShowcaseSizes(fit_steps=600, fit_points=2000, train_steps=300, train_points=1024, n_train=128, n_test=16,
                        image_size=96, batch_size=16,
                        render_size=128, n_frames=24, gallery=(0, 1))
