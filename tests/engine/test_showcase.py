@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import inverse3d.engine.showcase as showcase
 from inverse3d.viz.report import write_page
 
 
 def test_tour_section_builds_a_page(tmp_path, monkeypatch):
-    tiny = dataclasses.replace(showcase.QUICK, voxel_res=8, fit_steps=2, fit_points=40, train_steps=1, train_points=16,
-                               n_train=2,
-                               n_test=1, image_size=32, batch_size=2, render_size=24, n_frames=2)
-    monkeypatch.setattr(showcase, "QUICK", tiny)
     logs = []
-    sections = showcase.tour_section(tmp_path, quick=True, log=logs.append)
+    sections = showcase.tour_section(tmp_path, log=logs.append, sizes=showcase.TINY)
     assert [s.title.split(":")[1].strip() for s in sections] == [
         "fitting one shape", "training image-to-3D networks", "evaluation"]
     fit, train, evaluation = sections

@@ -40,22 +40,29 @@ class ShowcaseSizes:
 
 QUICK = ShowcaseSizes(fit_steps=300, fit_points=2000, train_steps=100, train_points=1024, n_train=48, n_test=8,
                       image_size=64, batch_size=16, render_size=96, n_frames=12, gallery=(0, 1))
+# Test sizes: every stage runs, nothing is learnt (the tour's --quick smoke run).
+TINY = ShowcaseSizes(fit_steps=2, fit_points=40, train_steps=1, train_points=16, n_train=2, n_test=1, image_size=32,
+                     batch_size=2, render_size=24, n_frames=2, gallery=(0,), voxel_res=8)
 FULLER = ShowcaseSizes(fit_steps=600, fit_points=2000, train_steps=300, train_points=1024, n_train=128, n_test=16,
                        image_size=96, batch_size=16,
                        render_size=128, n_frames=24, gallery=(0, 1))
 
 
 def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] = print,
-                 device: str = "cpu") -> list[Section]:
+                 device: str = "cpu", sizes: ShowcaseSizes | None = None) -> list[Section]:
     """Runs the short fitting / training / evaluation and returns three report sections (figures under
-    ``out_dir/single_view``, referenced by absolute path)."""
+    ``out_dir/single_view``, referenced by absolute path).
+
+    Args:
+        quick: the ``QUICK`` sizes (a few CPU minutes) instead of ``FULLER``; ``sizes`` overrides both.
+    """
     from inverse3d.engine.evaluate import EvalConfig, evaluate_model, f1_table_html
     from inverse3d.engine.fit import FitConfig, fit
     from inverse3d.engine.data import make_dataset
     from inverse3d.engine.plots import plot_f1_curves
     from inverse3d.engine.train import TrainConfig, train
 
-    sizes = QUICK if quick else FULLER
+    sizes = sizes or (QUICK if quick else FULLER)
     root = Path(out_dir) / "single_view"
     root.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()

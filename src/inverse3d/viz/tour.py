@@ -291,7 +291,13 @@ def section_sampling(ctx: TourContext) -> Section:
     return sec
 
 
-SECTIONS: list[tuple[str, Callable[[TourContext], Section]]] = [
+def section_single_view(ctx: TourContext) -> list[Section]:
+    from inverse3d.engine.showcase import QUICK, TINY, tour_section
+
+    return tour_section(ctx.out_dir, log=print, device=str(ctx.device), sizes=TINY if ctx.quick else QUICK)
+
+
+SECTIONS: list[tuple[str, Callable[[TourContext], Section | list[Section]]]] = [
     ("triangle", section_triangle),
     ("cube", section_cube),
     ("textures", section_textures),
@@ -300,6 +306,7 @@ SECTIONS: list[tuple[str, Callable[[TourContext], Section]]] = [
     ("parametric", section_parametric),
     ("implicit", section_implicit),
     ("sampling", section_sampling),
+    ("single_view", section_single_view),
 ]
 
 
