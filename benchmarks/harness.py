@@ -100,16 +100,21 @@ def _sync(device: str) -> None:
 
 
 def time_thunk(make: Callable[[], Thunk], repeats: int, device: str = "cpu") -> tuple[list[float], float]:
-    """Returns (times in seconds of the timed calls, peak memory in MB above the inputs)."""
+    """Returns (times in seconds of the timed calls, peak memory in MB above the inputs).
+
+    Memory is sampled from the warm-up call on: after it, the allocator reuses the pages it already holds, so the
+    timed calls alone would show little growth.
+    """
     fn = make()
-    fn()  # warm-up
-    _sync(device)
     gc.collect()
     if device == "cuda":
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     times = []
     with _PeakSampler() as sampler:
+        fn()  # warm-up
+        _sync(device)
         for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
