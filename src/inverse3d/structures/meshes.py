@@ -44,7 +44,7 @@ def _is_int_dtype(t: torch.Tensor) -> bool:
     return not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
 
 
-class Meshes:
+class Meshes(struct_utils.TensorContainer):
     """A batch of triangle meshes of possibly different sizes; see the module docstring for the views."""
 
     # Tensors (or lists of tensors) held by a Meshes object; clone / detach / to map over these.
@@ -727,51 +727,12 @@ class Meshes:
         new._num_faces_list = list(self._num_faces_list)
         return new
 
-    def _map_tensors(self, fn: Any) -> "Meshes":
-        """Shallow copy with ``fn`` applied to every internal tensor and list of tensors."""
-        new = self._shallow_copy()
-        for name in self._INTERNAL_TENSORS:
-            value = getattr(self, name)
-            if torch.is_tensor(value):
-                setattr(new, name, fn(value))
-            elif isinstance(value, list):
-                setattr(new, name, [fn(v) for v in value])
-        return new
-
-    def clone(self) -> "Meshes":
-        """Deep copy: every internal tensor is cloned (the copies stay in the autograd graph)."""
-        new = self._map_tensors(lambda t: t.clone())
+    def _apply(self, method: str, *args) -> "Meshes":
+        """A copy with ``<method>(*args)`` applied to every internal tensor and to the textures."""
+        new = super()._apply(method, *args)
         new.textures = None
-        new._attach_textures(None if self.textures is None else self.textures.clone())
+        new._attach_textures(None if self.textures is None else getattr(self.textures, method)(*args))
         return new
-
-    def detach(self) -> "Meshes":
-        """Copy whose tensors are detached from the autograd graph (they share memory with self)."""
-        new = self._map_tensors(lambda t: t.detach())
-        new.textures = None
-        new._attach_textures(None if self.textures is None else self.textures.detach())
-        return new
-
-    def to(self, device: str | torch.device, copy: bool = False) -> "Meshes":
-        """Meshes on ``device``: self when already there and ``copy`` is False, otherwise a copy."""
-        device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if not copy and self.device == device:
-            return self
-        if self.device == device:
-            return self.clone()
-        new = self._map_tensors(lambda t: t.to(device))
-        new.device = device
-        new.textures = None
-        new._attach_textures(None if self.textures is None else self.textures.to(device))
-        return new
-
-    def cpu(self) -> "Meshes":
-        return self.to("cpu")
-
-    def cuda(self) -> "Meshes":
-        return self.to("cuda")
 
     # ------------------------------------------------------------------------------------------
     # textures and sub-meshes

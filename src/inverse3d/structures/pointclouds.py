@@ -32,7 +32,7 @@ _KINDS = ("points", "normals", "features")
 _VIEWS = ("list", "padded", "packed")
 
 
-class Pointclouds:
+class Pointclouds(struct_utils.TensorContainer):
     """A batch of point clouds of possibly different sizes; see the module docstring for the views."""
 
     _INTERNAL_TENSORS = [f"_{kind}_{view}" for kind in _KINDS for view in _VIEWS] + [
@@ -479,42 +479,6 @@ class Pointclouds:
         new._num_points_list = list(self._num_points_list)
         return new
 
-    def _map_tensors(self, fn: Any) -> "Pointclouds":
-        new = self._shallow_copy()
-        for name in self._INTERNAL_TENSORS:
-            value = getattr(self, name)
-            if torch.is_tensor(value):
-                setattr(new, name, fn(value))
-            elif isinstance(value, list):
-                setattr(new, name, [fn(v) for v in value])
-        return new
-
-    def clone(self) -> "Pointclouds":
-        """Deep copy: every internal tensor is cloned (the copies stay in the autograd graph)."""
-        return self._map_tensors(lambda t: t.clone())
-
-    def detach(self) -> "Pointclouds":
-        """Copy whose tensors are detached from the autograd graph (sharing memory with self)."""
-        return self._map_tensors(lambda t: t.detach())
-
-    def to(self, device: str | torch.device, copy: bool = False) -> "Pointclouds":
-        """Pointclouds on ``device``: self when already there and ``copy`` is False, otherwise a copy."""
-        device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if not copy and self.device == device:
-            return self
-        if self.device == device:
-            return self.clone()
-        new = self._map_tensors(lambda t: t.to(device))
-        new.device = device
-        return new
-
-    def cpu(self) -> "Pointclouds":
-        return self.to("cpu")
-
-    def cuda(self) -> "Pointclouds":
-        return self.to("cuda")
 
 
 def _as_rows(t: Any, channels: int | None, name: str) -> torch.Tensor:

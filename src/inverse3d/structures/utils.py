@@ -13,6 +13,7 @@ over the batch; ``Meshes`` and ``Pointclouds`` use them.
 
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import torch
@@ -202,3 +203,54 @@ def _bounding_boxes(padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor
     mins = torch.where(empty, torch.zeros_like(mins), mins)
     maxs = torch.where(empty, torch.zeros_like(maxs), maxs)
     return torch.stack([mins, maxs], dim=2)
+
+
+class TensorContainer:
+    """``clone``, ``detach``, ``to``, ``cpu`` and ``cuda`` for a structure with a ``device``, the names of its
+    internal tensors (or lists of tensors) in ``_INTERNAL_TENSORS`` and a ``_shallow_copy()``."""
+
+    device: torch.device
+    _INTERNAL_TENSORS: Sequence[str] = ()
+
+    def _shallow_copy(self):
+        return copy.copy(self)
+
+    def _map_tensors(self, fn):
+        """Shallow copy with ``fn`` applied to every internal tensor and list of tensors (None stays None)."""
+        new = self._shallow_copy()
+        for name in self._INTERNAL_TENSORS:
+            value = getattr(self, name)
+            if torch.is_tensor(value):
+                setattr(new, name, fn(value))
+            elif isinstance(value, list):
+                setattr(new, name, [fn(v) for v in value])
+        return new
+
+    def _apply(self, method: str, *args):
+        """A copy with ``tensor.<method>(*args)`` applied to every internal tensor."""
+        return self._map_tensors(lambda t: getattr(t, method)(*args))
+
+    def clone(self):
+        """Deep copy: every internal tensor is cloned (the copies stay in the autograd graph)."""
+        return self._apply("clone")
+
+    def detach(self):
+        """Copy whose tensors are detached from the autograd graph (they share memory with self)."""
+        return self._apply("detach")
+
+    def to(self, device, copy: bool = False):
+        """The structure on ``device``: self when already there and ``copy`` is False, otherwise a copy."""
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if self.device == device:
+            return self.clone() if copy else self
+        new = self._apply("to", device)
+        new.device = device
+        return new
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")

@@ -36,13 +36,15 @@ __all__ = ["Volumes"]
 # Volumes
 
 
-class Volumes:
+class Volumes(struct_utils.TensorContainer):
     """A batch of voxel grids: densities (N, C_d, D, H, W), optional features (N, C_f, D, H, W), and
     for each grid a voxel size and a translation mapping its local coordinates to the world.
 
     Grids of different sizes may be given as lists; they are zero-padded to one tensor and
     ``get_grid_sizes()`` keeps each one's (D_i, H_i, W_i).
     """
+
+    _INTERNAL_TENSORS = ("_densities", "_features", "_grid_sizes", "_voxel_size", "_volume_translation")
 
     def __init__(
         self,
@@ -303,41 +305,6 @@ class Volumes:
         new._voxel_size = self._voxel_size[index]
         new._volume_translation = self._volume_translation[index]
         return new
-
-    def _map_tensors(self, fn: Any) -> "Volumes":
-        new = copy.copy(self)
-        for name in ("_densities", "_features", "_grid_sizes", "_voxel_size", "_volume_translation"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(new, name, fn(value))
-        return new
-
-    def clone(self) -> "Volumes":
-        """Deep copy (cloned tensors, still in the autograd graph)."""
-        return self._map_tensors(lambda t: t.clone())
-
-    def detach(self) -> "Volumes":
-        """Copy with tensors detached from the autograd graph."""
-        return self._map_tensors(lambda t: t.detach())
-
-    def to(self, device: str | torch.device, copy: bool = False) -> "Volumes":
-        """Volumes on ``device``: self when already there and ``copy`` is False, otherwise a copy."""
-        device = torch.device(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", torch.cuda.current_device())
-        if not copy and self.device == device:
-            return self
-        if self.device == device:
-            return self.clone()
-        new = self._map_tensors(lambda t: t.to(device))
-        new.device = device
-        return new
-
-    def cpu(self) -> "Volumes":
-        return self.to("cpu")
-
-    def cuda(self) -> "Volumes":
-        return self.to("cuda")
 
 
 def _to_padded(x: torch.Tensor | Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:
