@@ -83,7 +83,8 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
                             image_size=sizes.render_size, out_dir=root / f"fit_{kind}", device=device, progress=False))
         log(f"[single view] fit {kind}: loss {res.losses[0]:.4g} -> {res.losses[-1]:.4g} "
             f"in {time.perf_counter() - t0:.1f} s")
-        fit_sec.add(res.files["target_vs_fit"], f"target | fit, final loss {res.losses[-1]:.4g}", f"fit {kind}")
+        fit_sec.add(res.files["target_vs_fit"], f"target | fit, final loss {res.losses[-1]:.4g}", f"fit {kind}",
+                    wide=True)
         fit_sec.add(res.files["progress"], "the fit during optimisation", f"{kind}: progress")
         fit_sec.add(res.files["loss"], "loss per step", f"{kind}: loss")
 
@@ -103,7 +104,7 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
         "Single view to 3D: evaluation",
         f'<span class="note">These numbers come from the short run above ({sizes.train_steps} steps on '
         f"{sizes.n_train} chairs, evaluated on {sizes.n_test} test chairs), not from the quality-target training "
-        "(30 CPU minutes per model on 800 chairs; the command is in the docstring of inverse3d.engine.train).</span> "
+        "(30 CPU minutes per model on 800 chairs; the commands are in the README under "Training to the quality targets").</span> "
         "F1 in percent at distance thresholds 0.01 to 0.05 (shapes have bounding-box diagonal 1): voxels and the implicit field meshed by marching cubes "
         "at 0.5, meshes and points sampled, nearest neighbours both ways; chamfer and voxel IoU at 32^3.",
     )
@@ -130,6 +131,6 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
                           title=f"F1 vs threshold (short run: {sizes.train_steps} steps)")
     eval_sec.add(plot, "mean F1 over the test chairs against the threshold, one line per decoder", "F1 vs threshold")
     for kind, path in gallery:
-        eval_sec.add(path, "input image | ground truth | prediction", kind)
+        eval_sec.add(path, "input image | ground truth | prediction", kind, wide=True)
     log(f"[single view] done in {time.perf_counter() - t_start:.1f} s")
     return [fit_sec, train_sec, eval_sec]
