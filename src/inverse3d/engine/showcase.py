@@ -104,7 +104,7 @@ def tour_section(out_dir: Path, quick: bool = True, log: Callable[[str], None] =
         "Single view to 3D: evaluation",
         f'<span class="note">These numbers come from the short run above ({sizes.train_steps} steps on '
         f"{sizes.n_train} chairs, evaluated on {sizes.n_test} test chairs), not from the quality-target training "
-        "(30 CPU minutes per model on 800 chairs; the commands are in the README under "Training to the quality targets").</span> "
+        "(30 CPU minutes per model on 800 chairs; the commands are in the README under 'Training to the quality targets').</span> "
         "F1 in percent at distance thresholds 0.01 to 0.05 (shapes have bounding-box diagonal 1): voxels and the implicit field meshed by marching cubes "
         "at 0.5, meshes and points sampled, nearest neighbours both ways; chamfer and voxel IoU at 32^3.",
     )
