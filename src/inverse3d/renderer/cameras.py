@@ -106,9 +106,25 @@ class CamerasBase(TensorProperties):
     # -----------------------------------------------------------------------------------------------------------
     # to be defined by each camera
 
-    def get_projection_transform(self, **kwargs: Any) -> Transform3d:
-        """The view -> NDC (or screen) transform, an (N, 4, 4) ``Transform3d``."""
+    # The arguments of ``compute_projection_matrix``, in order; each defaults to the camera's attribute of that name.
+    _PROJECTION_PARAMS: tuple[str, ...] = ()
+
+    def compute_projection_matrix(self, *params: Any) -> torch.Tensor:
+        """(N, 4, 4) column-vector projection matrix from the values named by ``_PROJECTION_PARAMS``."""
         raise NotImplementedError()
+
+    def get_projection_transform(self, **kwargs: Any) -> Transform3d:
+        """The view -> NDC (or screen) transform, an (N, 4, 4) ``Transform3d``.
+
+        Keyword ``K`` (N, 4, 4) replaces the matrix; any name of ``_PROJECTION_PARAMS`` overrides that value.
+        """
+        K = kwargs.get("K", self.K)
+        if K is not None:
+            if K.shape != (self._N, 4, 4):
+                raise ValueError(f"Expected K to have shape of ({self._N}, 4, 4); got {tuple(K.shape)}")
+        else:
+            K = self.compute_projection_matrix(*(kwargs.get(n, getattr(self, n)) for n in self._PROJECTION_PARAMS))
+        return Transform3d(matrix=K.transpose(1, 2).contiguous(), device=self.device)
 
     def unproject_points(self, xy_depth: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Inverse of ``transform_points``: (x, y, depth) -> world (or view) points."""
@@ -289,6 +305,8 @@ class FoVPerspectiveCameras(CamerasBase):
         self.degrees = degrees
         self._check_pose()
 
+    _PROJECTION_PARAMS = ("znear", "zfar", "fov", "aspect_ratio", "degrees")
+
     def compute_projection_matrix(
         self, znear: Any, zfar: Any, fov: Any, aspect_ratio: Any, degrees: bool
     ) -> torch.Tensor:
@@ -314,22 +332,6 @@ class FoVPerspectiveCameras(CamerasBase):
         K[:, 2, 2] = zfar / (zfar - znear)
         K[:, 2, 3] = -(zfar * znear) / (zfar - znear)
         return K
-
-    def get_projection_transform(self, **kwargs: Any) -> Transform3d:
-        """view -> NDC; keyword ``K``, ``znear``, ``zfar``, ``fov``, ``aspect_ratio``, ``degrees`` override."""
-        K = kwargs.get("K", self.K)
-        if K is not None:
-            if K.shape != (self._N, 4, 4):
-                raise ValueError(f"Expected K to have shape of ({self._N}, 4, 4); got {tuple(K.shape)}")
-        else:
-            K = self.compute_projection_matrix(
-                kwargs.get("znear", self.znear),
-                kwargs.get("zfar", self.zfar),
-                kwargs.get("fov", self.fov),
-                kwargs.get("aspect_ratio", self.aspect_ratio),
-                kwargs.get("degrees", self.degrees),
-            )
-        return Transform3d(matrix=K.transpose(1, 2).contiguous(), device=self.device)
 
     def unproject_points(
         self,
@@ -412,6 +414,8 @@ class FoVOrthographicCameras(CamerasBase):
             raise ValueError(f"scale_xyz must have shape (N, 3); got {tuple(self.scale_xyz.shape)}")
         self._check_pose()
 
+    _PROJECTION_PARAMS = ("znear", "zfar", "max_x", "min_x", "max_y", "min_y", "scale_xyz")
+
     def compute_projection_matrix(
         self, znear: Any, zfar: Any, max_x: Any, min_x: Any, max_y: Any, min_y: Any, scale_xyz: Any
     ) -> torch.Tensor:
@@ -434,24 +438,6 @@ class FoVOrthographicCameras(CamerasBase):
         K[:, 2, 2] = (1.0 / (zfar - znear)) * scale_xyz[:, 2]
         K[:, 2, 3] = -znear / (zfar - znear)
         return K
-
-    def get_projection_transform(self, **kwargs: Any) -> Transform3d:
-        """view -> NDC; keyword ``K``, ``znear``, ``zfar``, ``max_x``, ... , ``scale_xyz`` override."""
-        K = kwargs.get("K", self.K)
-        if K is not None:
-            if K.shape != (self._N, 4, 4):
-                raise ValueError(f"Expected K to have shape of ({self._N}, 4, 4); got {tuple(K.shape)}")
-        else:
-            K = self.compute_projection_matrix(
-                kwargs.get("znear", self.znear),
-                kwargs.get("zfar", self.zfar),
-                kwargs.get("max_x", self.max_x),
-                kwargs.get("min_x", self.min_x),
-                kwargs.get("max_y", self.max_y),
-                kwargs.get("min_y", self.min_y),
-                kwargs.get("scale_xyz", self.scale_xyz),
-            )
-        return Transform3d(matrix=K.transpose(1, 2).contiguous(), device=self.device)
 
     def unproject_points(
         self,
@@ -578,22 +564,13 @@ class _SfMCameras(CamerasBase):
             raise ValueError(f"principal_point must have shape (N, 2); got {tuple(self.principal_point.shape)}")
         self._check_pose()
 
-    def get_projection_transform(self, **kwargs: Any) -> Transform3d:
-        """view -> NDC (or screen for ``in_ndc=False``); keyword ``K``, ``focal_length``, ``principal_point``
-        override."""
-        K = kwargs.get("K", self.K)
-        if K is not None:
-            if K.shape != (self._N, 4, 4):
-                raise ValueError(f"Expected K to have shape of ({self._N}, 4, 4); got {tuple(K.shape)}")
-        else:
-            K = _get_sfm_calibration_matrix(
-                self._N,
-                self.device,
-                kwargs.get("focal_length", self.focal_length),
-                kwargs.get("principal_point", self.principal_point),
-                orthographic=self._ORTHOGRAPHIC,
-            )
-        return Transform3d(matrix=K.transpose(1, 2).contiguous(), device=self.device)
+    _PROJECTION_PARAMS = ("focal_length", "principal_point")
+
+    def compute_projection_matrix(self, focal_length: torch.Tensor, principal_point: torch.Tensor) -> torch.Tensor:
+        """(N, 4, 4) view -> NDC (or screen for ``in_ndc=False``) matrix from focal lengths and principal points."""
+        return _get_sfm_calibration_matrix(
+            self._N, self.device, focal_length, principal_point, orthographic=self._ORTHOGRAPHIC
+        )
 
     def get_principal_point(self, **kwargs: Any) -> torch.Tensor:
         """Principal points (N, 2) read from the projection matrix (so ``K`` overrides count)."""
