@@ -103,38 +103,40 @@ def add_background_color(
     return torch.where(empty, color[None, :, None, None], images)
 
 
-class AlphaCompositor(nn.Module):
+class _Compositor(nn.Module):
+    """Shared by the compositors: blend the nearest points' features, then fill empty pixels with the background."""
+
+    def __init__(self, background_color: float | Sequence[float] | torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.background_color = background_color
+
+    @staticmethod
+    def _composite(fragments: torch.Tensor, alphas: torch.Tensor, ptclds: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, fragments: torch.Tensor, alphas: torch.Tensor, ptclds: torch.Tensor, **kwargs) -> torch.Tensor:
+        background_color = kwargs.get("background_color", self.background_color)
+        images = self._composite(fragments, alphas, ptclds)
+        if background_color is not None:
+            images = add_background_color(fragments, images, background_color)
+        return images
+
+
+class AlphaCompositor(_Compositor):
     """Front-to-back alpha compositing of the nearest points (PyTorch3D's ``AlphaCompositor``).
 
     ``forward(fragments (N, K, H, W) indices, alphas (N, K, H, W), ptclds (C, P)) -> (N, C, H, W)``;
     ``background_color`` may also be passed to ``forward``.
     """
 
-    def __init__(self, background_color: float | Sequence[float] | torch.Tensor | None = None) -> None:
-        super().__init__()
-        self.background_color = background_color
-
-    def forward(self, fragments: torch.Tensor, alphas: torch.Tensor, ptclds: torch.Tensor, **kwargs) -> torch.Tensor:
-        background_color = kwargs.get("background_color", self.background_color)
-        images = alpha_composite(fragments, alphas, ptclds)
-        if background_color is not None:
-            images = add_background_color(fragments, images, background_color)
-        return images
+    _composite = staticmethod(alpha_composite)
 
 
-class NormWeightedCompositor(nn.Module):
+class NormWeightedCompositor(_Compositor):
     """Normalised weighted sum of the nearest points' features (PyTorch3D's ``NormWeightedCompositor``).
 
-    ``forward(fragments (N, K, H, W) indices, alphas (N, K, H, W), ptclds (C, P)) -> (N, C, H, W)``.
+    ``forward(fragments (N, K, H, W) indices, alphas (N, K, H, W), ptclds (C, P)) -> (N, C, H, W)``;
+    ``background_color`` may also be passed to ``forward``.
     """
 
-    def __init__(self, background_color: float | Sequence[float] | torch.Tensor | None = None) -> None:
-        super().__init__()
-        self.background_color = background_color
-
-    def forward(self, fragments: torch.Tensor, alphas: torch.Tensor, ptclds: torch.Tensor, **kwargs) -> torch.Tensor:
-        background_color = kwargs.get("background_color", self.background_color)
-        images = norm_weighted_sum(fragments, alphas, ptclds)
-        if background_color is not None:
-            images = add_background_color(fragments, images, background_color)
-        return images
+    _composite = staticmethod(norm_weighted_sum)
