@@ -27,3 +27,13 @@ def test_eval_cli_bad_checkpoint(tmp_path):
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError, match="bad.pt"):
         run(Args(checkpoint=bad, out_dir=tmp_path / "eval", progress=False))
+
+
+def test_eval_cli_checkpoint_folder_or_missing(tmp_path):
+    with pytest.raises(ValueError, match="is a folder, not a checkpoint file"):
+        run(Args(checkpoint=tmp_path, out_dir=str(tmp_path / "eval"), progress=False))
+    with pytest.raises(FileNotFoundError, match="none.pt: no such checkpoint"):
+        run(Args(checkpoint=tmp_path / "none.pt", out_dir=str(tmp_path / "eval"), progress=False))
+    with pytest.raises(ValueError, match="--thresholds 0.0"):
+        run(Args(checkpoint=tmp_path / "none.pt", thresholds=(0.0,), out_dir=str(tmp_path / "eval")))
+    assert not (tmp_path / "eval").exists()

@@ -185,6 +185,22 @@ def test_corrupt_or_missing_files_are_regenerated(tmp_path):
     assert torch.equal(again[1]["points"], reference["points"])  # same content as before the damage
 
 
+def test_missing_manifest_with_foreign_files_is_rebuilt_and_leaves_them_alone(tmp_path):
+    ds = _dataset(tmp_path)
+    reference = ds[0]
+    (ds.folder / "manifest.json").unlink()
+    torch.save({"weights": torch.zeros(3)}, ds.folder / "chair_train_00000.pt")  # named like a sample: replaced
+    (ds.folder / "notes.npz").write_bytes(b"mine")  # not named by the cache: kept
+    with pytest.warns(UserWarning) as record:
+        again = _dataset(tmp_path)
+    messages = " ".join(str(w.message) for w in record)
+    assert "notes.npz" in messages and "left alone" in messages
+    assert "chair_train_00000.pt: not a sample of this dataset" in messages
+    assert torch.equal(again[0]["points"], reference["points"])  # regenerated, no KeyError
+    assert (ds.folder / "notes.npz").read_bytes() == b"mine"
+    assert sorted(again.manifest["files"]) == [f"{i}.pt" for i in again.ids]
+
+
 def test_parameter_change_regenerates_into_another_folder(tmp_path):
     a = _dataset(tmp_path)
     b = _dataset(tmp_path, random_colors=True)

@@ -65,7 +65,8 @@ def test_manifest_round_trip_and_bad_manifest(tmp_path):
     with pytest.warns(UserWarning, match="unreadable manifest"):
         assert cache.read_manifest(tmp_path) is None
     (tmp_path / cache.MANIFEST).write_text(json.dumps({**manifest, "format": -1}))
-    assert cache.read_manifest(tmp_path) is None
+    with pytest.warns(UserWarning, match="malformed manifest .format -1"):
+        assert cache.read_manifest(tmp_path) is None
 
 
 def test_folder_lock_is_reentrant_across_calls(tmp_path):
@@ -82,3 +83,59 @@ def _square(x):
 def test_run_jobs_in_process():
     assert sorted(cache.run_jobs(_square, [1, 2, 3], workers=0, progress=False)) == [1, 4, 9]
     assert list(cache.run_jobs(_square, [], workers=2, progress=False)) == []
+
+
+def test_load_sample_refuses_what_torch_save_does_not_write(tmp_path):
+    import pickle
+    import zipfile
+
+    (tmp_path / "legacy.pt").write_bytes(pickle.dumps({"images": 1}))  # the pre-zip pickle format
+    with zipfile.ZipFile(tmp_path / "deflated.pt", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", b"\x00" * 10_000)  # compressed entries could expand without bound
+    torch.save([torch.zeros(2)], tmp_path / "list.pt")
+    for name, message in [("legacy.pt", "not a torch zip archive"), ("deflated.pt", "compressed"),
+                          ("list.pt", "holds a list, not a dict")]:
+        with pytest.raises(cache.CacheFileError, match=f"{name}: not a cache sample .*{message}") as info:
+            cache.load_sample(tmp_path / name)
+        assert "\n" not in str(info.value)
+    with pytest.raises(FileNotFoundError):
+        cache.load_sample(tmp_path / "none.pt")
+
+
+@pytest.mark.parametrize("manifest, problem", [
+    ([], "a JSON list"),
+    ({"format": 1, "params": [], "files": {}, "splits": {}}, "'params' is not an object"),
+    ({"format": 1, "params": {}, "files": [], "splits": {}}, "'files' is not an object"),
+    ({"format": 1, "params": {}, "files": {"a.pt": "xyz"}, "splits": {}}, "not a sha256 hex digest"),
+    ({"format": 1, "params": {}, "files": {"/etc/passwd": "0" * 64}, "splits": {}}, "not a sample file"),
+    ({"format": 1, "params": {}, "files": {}, "splits": {"train": [1]}}, "'splits'"),
+])
+def test_malformed_manifest_is_ignored_with_a_warning(tmp_path, manifest, problem):
+    (tmp_path / cache.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match=f"malformed manifest .*{problem}"):
+        assert cache.read_manifest(tmp_path) is None
+
+
+def test_check_files_validates_unrecorded_contents(tmp_path):
+    cache.save_sample(tmp_path / "a.pt", {"v": torch.tensor([1])})
+    cache.save_sample(tmp_path / "b.pt", {"w": torch.tensor([1])})
+
+    def validate(name, sample):
+        if "v" not in sample:
+            raise cache.CacheFileError(f"{tmp_path / name}: no 'v'")
+
+    with pytest.warns(UserWarning, match="b.pt: no 'v'; regenerating it"):
+        todo, good = cache.check_files(tmp_path, ["a.pt", "b.pt"], {}, validate)
+    assert todo == ["b.pt"] and list(good) == ["a.pt"]
+    (tmp_path / "c.pt").mkdir()
+    with pytest.raises(cache.CacheFileError, match="c.pt: a folder where the cache keeps a sample file"):
+        cache.check_files(tmp_path, ["c.pt"], {})
+
+
+def test_atomic_writes_use_temporary_names_unique_per_call(tmp_path, monkeypatch):
+    real = os.replace
+    sources = []
+    monkeypatch.setattr(os, "replace", lambda src, dst: (sources.append(os.fspath(src)), real(src, dst)))
+    cache.atomic_write_bytes(tmp_path / "f.bin", b"1")
+    cache.atomic_write_bytes(tmp_path / "f.bin", b"2")
+    assert len(set(sources)) == 2 and all(f".{os.getpid()}." in s for s in sources)

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import pickle
 import random
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from inverse3d.engine.checkpoint import (
+    ENCODER_PARAMETERS,
     FORMAT,
     VERSION,
     CheckpointError,
     load_checkpoint,
     load_model_state,
     model_from_checkpoint,
+    model_parameter_count,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    tensor_checksums,
+    validate_model_config,
 )
 from inverse3d.models.single_view import SingleViewModel
 
@@ -96,3 +104,175 @@ def test_wrong_type_and_wrong_shapes(tmp_path, point_model):
     save_checkpoint(path, ckpt)
     with pytest.raises(CheckpointError, match="do not match"):
         model_from_checkpoint(path)
+
+
+# ------------------------------------------------------------------------------------------------ checksums
+
+
+def flip_byte_in_tensor_data(path, which: int = -1) -> str:
+    """Flips one byte in the middle of a tensor's data record inside the checkpoint's zip (the largest record by
+    default); returns the record's name."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        records = sorted((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    info = records[which]
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + info.file_size // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    return info.filename
+
+
+@pytest.fixture(scope="module")
+def with_optimizer(point_model, tmp_path_factory) -> bytes:
+    """The bytes of a checkpoint with an Adam state (of the decoder, kept small) as train writes it."""
+    model = copy.deepcopy(point_model)
+    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=1e-3)
+    for p in model.decoder.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    path = save_checkpoint(tmp_path_factory.mktemp("opt") / "ckpt.pt", _ckpt(model, optimizer=optimizer.state_dict()))
+    return path.read_bytes()
+
+
+def test_checksums_cover_every_tensor(tmp_path, with_optimizer):
+    path = tmp_path / "ckpt.pt"
+    path.write_bytes(with_optimizer)
+    stored = torch.load(path, weights_only=True)["checksums"]
+    assert "model/decoder.net.0.weight" in stored and "optimizer/state/0/exp_avg" in stored
+    assert "rng/0/torch" in stored and all(len(v) == 64 for v in stored.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ckpt = load_checkpoint(path)
+    assert ckpt["checksums"] == stored
+
+
+@pytest.mark.parametrize("which", [-1, 0, 5])
+def test_a_flipped_byte_in_tensor_data_is_detected(tmp_path, with_optimizer, which):
+    path = tmp_path / "ckpt.pt"
+    path.write_bytes(with_optimizer)
+    flip_byte_in_tensor_data(path, which)
+    with pytest.raises(CheckpointError, match=r"ckpt\.pt: corrupt checkpoint: tensor '.*' does not match its "
+                                              r"checksum") as err:
+        model_from_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+def test_old_checkpoints_without_checksums_still_load(tmp_path, point_model):
+    path = tmp_path / "old.pt"
+    torch.save(_ckpt(point_model), path)
+    with pytest.warns(UserWarning, match=r"old\.pt: a checkpoint without checksums"):
+        model, _ = model_from_checkpoint(path)
+    assert torch.equal(model.state_dict()["decoder.net.0.weight"], point_model.state_dict()["decoder.net.0.weight"])
+
+
+def test_altered_checksum_tables(tmp_path, point_model):
+    ckpt = _ckpt(point_model)
+    ckpt["checksums"] = tensor_checksums(ckpt)
+    ckpt["checksums"].pop("model/decoder.net.0.weight")
+    torch.save(ckpt, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="tensor 'model/decoder.net.0.weight' has no checksum"):
+        load_checkpoint(tmp_path / "a.pt")
+    ckpt["checksums"] = tensor_checksums(ckpt)
+    del ckpt["model"]["decoder.net.0.weight"]
+    torch.save(ckpt, tmp_path / "b.pt")
+    with pytest.raises(CheckpointError, match="tensor 'model/decoder.net.0.weight' is missing"):
+        load_checkpoint(tmp_path / "b.pt")
+
+
+def test_temporary_files_are_unique_per_process_and_call(tmp_path, point_model, monkeypatch):
+    names = []
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: names.append(Path(f.name).name) or real_save(obj, f))
+    save_checkpoint(tmp_path / "ckpt.pt", _ckpt(point_model))
+    save_checkpoint(tmp_path / "ckpt.pt", _ckpt(point_model))
+    assert len(set(names)) == 2 and all(str(os.getpid()) in n and n != "ckpt.pt.tmp" for n in names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+# ------------------------------------------------------------------------------------------------ unreadable files
+
+
+def test_random_bytes_empty_and_folders_are_one_line(tmp_path):
+    (tmp_path / "rand.pt").write_bytes(np.random.default_rng(0).bytes(4000))
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "text.pt").write_text("hello\n" * 20)
+    (tmp_path / "dir.pt").mkdir()
+    cases = [("rand.pt", "not a PyTorch checkpoint"), ("empty.pt", r"is empty \(0 bytes\)"),
+             ("text.pt", "not a PyTorch checkpoint"), ("dir.pt", "is a directory, expected a checkpoint file")]
+    for name, message in cases:
+        with pytest.raises(CheckpointError, match=rf"{name}: {message}") as err:
+            load_checkpoint(tmp_path / name)
+        assert "\n" not in str(err.value) and "weights_only" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------ model_config
+
+
+@pytest.mark.parametrize("config", [dict(type="vox", voxel_res=8), dict(type="vox_conv", voxel_res=4),
+                                    dict(type="vox_conv", voxel_res=16), dict(type="point", n_points=10),
+                                    dict(type="mesh", ico_level=1), dict(type="implicit")])
+def test_parameter_count_is_exact(config):
+    model = SingleViewModel(**config)
+    assert model_parameter_count(validate_model_config(config)) == sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in model.encoder.parameters()) == ENCODER_PARAMETERS
+
+
+BAD_CONFIGS = [
+    (dict(type="vox", voxel_res=512), r"describes a vox model of 137,584,873,025 parameters .* refused before"),
+    (dict(type="point", n_points=10**6), r"describes a point model of .* over the limit of 1,000,000,000"),
+    (dict(type="mesh", ico_level=7), r"describes a mesh model"),
+    (dict(type="vox", voxel_res=10**6), r"voxel_res = 1000000 is outside \[2, 512\]"),
+    (dict(type="mesh", ico_level=40), r"ico_level = 40 is outside \[0, 7\]"),
+    (dict(type="point", n_points=0), r"n_points = 0 is outside"),
+    (dict(type="vox", voxel_res="32"), r"voxel_res should be an integer, got str"),
+    (dict(type="vox", voxel_res=True), r"voxel_res should be an integer, got bool"),
+    (dict(type="vox", voxel_res=32.0), r"voxel_res should be an integer, got float"),
+    (dict(type="vox_conv", voxel_res=24), r"a vox_conv model needs 4 \* 2\^k"),
+    (dict(type="rnn"), r"model_config type 'rnn' is not one of"),
+    (dict(type="vox", hidden=10**9), r"unknown keys \['hidden'\]"),
+    ("vox", r"model_config should be a dict, got str"),
+]
+
+
+@pytest.mark.parametrize("config,message", BAD_CONFIGS)
+def test_crafted_configs_are_refused_before_any_model_is_built(tmp_path, monkeypatch, config, message):
+    import inverse3d.models.single_view as single_view
+
+    ckpt = {"format": FORMAT, "version": VERSION, "model_config": config, "model": {"w": torch.zeros(2)}, "step": 0}
+    path = save_checkpoint(tmp_path / "ckpt.pt", ckpt)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was built from an unchecked config")
+
+    monkeypatch.setattr(single_view.SingleViewModel, "__init__", forbidden)
+    with pytest.raises(CheckpointError, match=r"ckpt\.pt: .*" + message) as err:
+        model_from_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+def test_parameter_limit_from_the_environment(tmp_path, point_model, monkeypatch):
+    path = save_checkpoint(tmp_path / "ckpt.pt", _ckpt(point_model))
+    monkeypatch.setenv("INVERSE3D_MAX_MODEL_PARAMETERS", "1000")
+    with pytest.raises(CheckpointError, match="over the limit of 1,000"):
+        load_checkpoint(path)
+    monkeypatch.setenv("INVERSE3D_MAX_MODEL_PARAMETERS", "lots")
+    with pytest.raises(ValueError, match="INVERSE3D_MAX_MODEL_PARAMETERS='lots'"):
+        load_checkpoint(path)
+
+
+def test_non_finite_weights_and_bad_entries(tmp_path):
+    layer = torch.nn.Linear(2, 2)
+    state = {"weight": torch.full((2, 2), float("nan")), "bias": torch.zeros(2)}
+    with pytest.raises(CheckpointError, match=r"nan\.pt: model weights contain NaN or inf \(in \['weight'\]\)"):
+        load_model_state(layer, state, tmp_path / "nan.pt")
+    light = {"format": FORMAT, "version": VERSION, "model_config": {"type": "point"}, "model": {"w": torch.zeros(1)}}
+    path = save_checkpoint(tmp_path / "step.pt", light | {"step": -1})
+    with pytest.raises(CheckpointError, match="step should be a non-negative integer"):
+        load_checkpoint(path)
+    path = save_checkpoint(tmp_path / "model.pt", light | {"step": 0, "model": [1, 2]})
+    with pytest.raises(CheckpointError, match="'model' entry is not a table of named tensors"):
+        load_checkpoint(path)

@@ -63,3 +63,36 @@ def test_prediction_voxels_of_a_mesh():
     assert occ.shape == (1, 8, 8, 8)
     assert occ[0, 3:5, 3:5, 3:5].all() and occ[0, 0, 0, 0] == 0
     assert prediction_voxels({"points": torch.zeros(1, 3, 3)}, 8) is None
+
+
+def test_eval_options_are_checked(tiny_config, tmp_path):
+    from inverse3d.engine.data import make_dataset
+    from inverse3d.engine.evaluate import evaluate_model
+    from inverse3d.models.single_view import SingleViewModel
+
+    model = SingleViewModel(type="point", n_points=32)
+    dataset = make_dataset(tiny_config(), "test", return_mesh=True, progress=False)
+    for bad in [(0.0,), (0.01, -0.02), (float("nan"),), (float("inf"),), ()]:
+        with pytest.raises(ValueError, match="--thresholds"):
+            evaluate_model(model, dataset, EvalConfig(thresholds=bad, out_dir=tmp_path / "e", progress=False))
+    assert not (tmp_path / "e").exists()
+    with pytest.raises(ValueError, match="is a folder, not a checkpoint file"):
+        evaluate(EvalConfig(checkpoint=tmp_path, out_dir=tmp_path / "e"))
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        evaluate(EvalConfig(checkpoint=tmp_path / "none.pt", out_dir=tmp_path / "e"))
+    assert not (tmp_path / "e").exists()
+
+
+def test_eval_writes_atomically_and_leaves_no_temporary_files(tiny_config, tmp_path):
+    from inverse3d.engine.data import make_dataset
+    from inverse3d.engine.evaluate import evaluate_model
+    from inverse3d.models.single_view import SingleViewModel
+
+    model = SingleViewModel(type="point", n_points=32)
+    dataset = make_dataset(tiny_config(), "test", return_mesh=True, progress=False)
+    out = tmp_path / "e"
+    evaluate_model(model, dataset, EvalConfig(out_dir=out, gallery=(0,), n_frames=2, render_size=16, n_eval_points=32,
+                                              progress=False))
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert not [n for n in names if n.endswith(".tmp") or ".tmp." in n or n.endswith(".lock")], names
+    assert {"metrics.csv", "metrics.json", "f1.png", "index.html"} <= set(names)

@@ -13,7 +13,7 @@ def test_tour_section_builds_a_page(tmp_path, monkeypatch):
         "fitting one shape", "training image-to-3D networks", "evaluation"]
     fit, train, evaluation = sections
     assert len(fit.figures) == 9 and len(train.figures) == 5
-    assert "short run" in evaluation.text and "F1@0.05" in evaluation.html_blocks[0]
+    assert "short run" in evaluation.note and "F1@0.05" in evaluation.html_blocks[0]
     assert len(evaluation.figures) == 1 + 5  # the F1 plot and one gallery GIF per decoder
     page = write_page(tmp_path / "index.html", "single view", sections)  # every figure exists
     assert page.is_file() and any("done" in line for line in logs)

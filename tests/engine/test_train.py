@@ -145,3 +145,58 @@ def test_max_minutes_stops_with_a_checkpoint(tiny_config):
     result = train(cfg)
     assert result.step == 1  # the deadline is checked after each step
     assert load_checkpoint(cfg.out_dir / "checkpoint.pt")["step"] == 1
+
+
+def test_existing_checkpoint_needs_resume_or_overwrite(tiny_config, monkeypatch):
+    import inverse3d.engine.data as data_module
+
+    cfg = tiny_config("kept", type="point", iterations=1)
+    train(cfg)
+    path = cfg.out_dir / "checkpoint.pt"
+    before = path.read_bytes()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the dataset was built before the checks")
+
+    with monkeypatch.context() as m:
+        m.setattr(data_module, "make_dataset", no_work)
+        with pytest.raises(ValueError, match="checkpoint exists already; continue it with --resume or replace it "
+                                             "with --overwrite"):
+            train(tiny_config("kept", type="point", iterations=2))
+        with pytest.raises(ValueError, match="--resume and --overwrite contradict"):
+            train(tiny_config("kept", type="point", iterations=2, resume=True, overwrite=True))
+        with pytest.raises(FileNotFoundError, match="no checkpoint to --resume from"):
+            train(tiny_config("fresh", type="point", iterations=2, resume=True))
+    assert path.read_bytes() == before
+    replaced = train(tiny_config("kept", type="point", iterations=2, overwrite=True, seed=5))
+    assert replaced.step == 2 and load_checkpoint(path)["step"] == 2 and len(replaced.losses) == 2
+    assert load_checkpoint(path)["train_config"]["seed"] == 5
+
+
+def test_options_are_checked_before_any_work(tiny_config):
+    cfg = tiny_config("never", type="point", batch_size=0)
+    with pytest.raises(ValueError, match="--batch-size 0: must be at least 1"):
+        train(cfg)
+    with pytest.raises(ValueError, match="--lr"):
+        train(tiny_config("never", lr=float("nan")))
+    assert not cfg.out_dir.exists()
+
+
+def test_train_holds_the_output_lock(tiny_config, monkeypatch):
+    import inverse3d.engine.train as train_module
+    from inverse3d.io.outputs import LOCK_NAME, OutputInUseError
+
+    cfg = tiny_config("locked", type="point", iterations=1)
+    real = train_module.training_loss
+    seen = []
+
+    def loss_checking_the_lock(*args):
+        seen.append((cfg.out_dir / LOCK_NAME).read_text().split()[0])
+        return real(*args)
+
+    monkeypatch.setattr(train_module, "training_loss", loss_checking_the_lock)
+    train(cfg)
+    assert seen == [str(os.getpid())] and not (cfg.out_dir / LOCK_NAME).exists()
+    (cfg.out_dir / LOCK_NAME).write_text(f"{os.getppid()}\n")  # another live process
+    with pytest.raises(OutputInUseError, match=f"in use by PID {os.getppid()}"):
+        train(tiny_config("locked", type="point", iterations=2, resume=True))

@@ -53,7 +53,7 @@ def test_load_mesh_errors(tmp_path):
     save_ply(tmp_path / "p.ply", torch.rand(4, 3))
     with pytest.raises(MeshFileError, match=r"p\.ply: has no faces \(4 vertices\); it is a point cloud"):
         load_mesh(tmp_path / "p.ply")
-    with pytest.raises(MeshFileError, match="is a folder"):
+    with pytest.raises(MeshFileError, match="is a directory, expected a mesh file"):
         load_mesh(tmp_path)
 
 
@@ -100,3 +100,29 @@ def test_describe_pointclouds(tmp_path):
     (tmp_path / "x.abc").write_text("")
     with pytest.raises(MeshFileError, match="unsupported file format"):
         describe_file(tmp_path / "x.abc")
+
+
+def test_load_mesh_bad_content_is_one_line(tmp_path):
+    for name, data in [("e.stl", b""), ("e.off", b""), ("r.off", bytes(range(256)) * 4), ("e.obj", b""),
+                       ("r.obj", bytes(range(256)) * 4), ("e.ply", b""), ("e.glb", b"")]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(MeshFileError) as err:
+            load_mesh(tmp_path / name)
+        assert str(err.value).startswith(str(tmp_path / name) + ":") and "\n" not in str(err.value), err.value
+
+
+def test_load_mesh_and_describe_pass_the_safety_options(tmp_path):
+    from PIL import Image
+
+    outside = tmp_path / "t.png"
+    Image.new("RGB", (4, 4)).save(outside)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "m.mtl").write_text(f"newmtl a\nmap_Kd {outside}\n")
+    path = tmp_path / "m" / "m.obj"
+    path.write_text("mtllib m.mtl\nusemtl a\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n")
+    with pytest.warns(UserWarning, match="outside the mesh's folder"):
+        assert describe_file(path)["textures"] == []
+    assert describe_file(path, allow_external_files=True)["textures"][0]["width"] == 4
+    assert load_mesh(path, allow_external_files=True).textures.maps_padded().shape == (1, 4, 4, 3)
+    with pytest.warns(UserWarning, match="over the budget of 15 pixels"):
+        load_mesh(path, allow_external_files=True, max_texture_pixels=15)

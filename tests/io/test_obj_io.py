@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import warnings
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from conftest import DEVICES
 from PIL import Image
 from reference.obj_io import parse_obj_naive
 
-from inverse3d.io import MeshFileError, load_obj, load_objs_as_meshes, save_obj
+from inverse3d.io import MeshFileError, load_mesh, load_obj, load_objs_as_meshes, save_obj
 from inverse3d.io.errors import MeshFileNotFoundError
 from inverse3d.io.obj_io import pack_texture_maps
+from inverse3d.renderer import TexturesAtlas
 
 QUAD = """v 0 0 0
 v 1 0 0
@@ -213,11 +215,7 @@ BAD = [
     ("v 0 0 0\nv 1 zero 0\nv 0 1 0\nf 1 2 3\n", r"bad\.obj line 2: vertex value 'zero' is not a number"),
     ("v 0 0\n", r"bad\.obj line 1: vertex needs 3 values, got 2"),
     ("v 0 0 0\nv 1 0 0\nv 0 1 0\n\nf 1 2\n", r"bad\.obj line 5: face needs at least 3 vertices, got 2"),
-    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4000\n", r"bad\.obj line 4: face vertex index 4000 out of range \(3 vertices\)"),
     ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n", r"bad\.obj line 4: face vertex index 0 is invalid"),
-    ("v 0 0 0\nf -2 1 1\nv 1 0 0\n", r"bad\.obj line 2: face vertex index -2 out of range \(1 vertices defined before"),
-    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/1 2/1 3/1\n", r"line 4: face texture coordinate index 1 out of range \(0 "),
-    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nvn 0 0 1\nf 1//2 2//1 3//1\n", r"line 5: face normal index 2 out of range"),
     ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1.5 2 3\n", r"line 4: face value '1.5' is not an integer index"),
     ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/x 2/1 3/1\n", r"line 4: face value 'x' is not an integer index"),
     ("v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nf 1/1 2 3\n", r"line 5: face mixes corner formats"),
@@ -235,6 +233,33 @@ def test_bad_files_name_file_and_line(tmp_path, text, message):
     with pytest.raises(MeshFileError, match=message) as err:
         load_obj(path)
     assert str(path) in str(err.value)
+
+
+OUT_OF_RANGE = [
+    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4000\n", r"bad\.obj line 4: face vertex index 4000 out of range \(3 vertices\)",
+     (0, 2), 3999),
+    ("v 0 0 0\nf -2 1 1\nv 1 0 0\n", r"bad\.obj line 2: face vertex index -2 out of range \(1 vertices defined before",
+     (0, 0), -1),
+    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/1 2/1 3/1\n", r"line 4: face texture coordinate index 1 out of range \(0 ",
+     None, None),
+    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nvn 0 0 1\nf 1//2 2//1 3//1\n", r"line 5: face normal index 2 out of range",
+     None, None),
+]
+
+
+@pytest.mark.parametrize("text,message,where,value", OUT_OF_RANGE)
+def test_out_of_range_indices_warn_in_load_obj_and_fail_to_make_meshes(tmp_path, text, message, where, value):
+    # PyTorch3D's load_obj warns "Faces have invalid indices" and returns the indices; so do we (naming the first).
+    path = write(tmp_path, "bad.obj", text)
+    with pytest.warns(UserWarning, match="Faces have invalid indices: .*" + message):
+        _, faces, _ = load_obj(path)
+    if where is not None:
+        assert int(faces.verts_idx[where]) == value
+    # A Meshes whose faces point outside its vertices is garbage (PyTorch3D builds it): an error here.
+    with pytest.raises(MeshFileError, match=message):
+        load_objs_as_meshes([path])
+    with pytest.raises(MeshFileError, match=message):  # the atlas reads the indices too
+        load_obj(path, create_texture_atlas=True)
 
 
 def test_bad_texture_wrap():
@@ -365,8 +390,9 @@ def test_texture_atlas(tmp_path):
     assert atlas.shape == (2, 3, 3, 3)
     torch.testing.assert_close(atlas[0], torch.tensor([1.0, 0, 0]).expand(3, 3, 3))
     torch.testing.assert_close(atlas[1], torch.tensor([0.0, 1, 0]).expand(3, 3, 3))
-    with pytest.raises(NotImplementedError, match="TexturesAtlas"):
-        load_objs_as_meshes([tmp_path / "m.obj"], create_texture_atlas=True)
+    mesh = load_objs_as_meshes([tmp_path / "m.obj"], create_texture_atlas=True, texture_atlas_size=3)
+    assert isinstance(mesh.textures, TexturesAtlas)
+    torch.testing.assert_close(mesh.textures.atlas_padded()[0], atlas)
 
 
 # ------------------------------------------------------------------------------------------------ save_obj
@@ -435,3 +461,140 @@ def test_batch_of_textured_and_plain_meshes(tmp_path):
     assert len(batch) == 2 and type(batch.textures).__name__ == "TexturesUV"
     maps = batch.textures.maps_list()
     assert maps[0].shape == (4, 4, 3) and torch.allclose(maps[1], torch.tensor(0.5))
+
+
+# ------------------------------------------------------------------------------------------------ hostile files
+
+
+def test_empty_and_binary_files_are_not_meshes(tmp_path):
+    empty = tmp_path / "empty.obj"
+    empty.write_bytes(b"")
+    with pytest.raises(MeshFileError, match=r"empty\.obj: no vertices \(an empty file\)"):
+        load_obj(empty)
+    noise = tmp_path / "noise.obj"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    for call in (load_obj, lambda p: load_objs_as_meshes([p])):
+        with pytest.raises(MeshFileError, match=r"noise\.obj: not an OBJ file: it holds binary data") as err:
+            call(noise)
+        assert "\n" not in str(err.value)
+    words = write(tmp_path, "words.obj", "hello\nworld\n")
+    with pytest.raises(MeshFileError, match=r"words\.obj: no vertices \(no 'v' lines\)"):
+        load_obj(words)
+
+
+def test_lines_of_files_that_are_not_obj_are_never_quoted(tmp_path):
+    secret = write(tmp_path, "notes.txt", "v 1 secret 0\n")
+    with pytest.raises(MeshFileError, match=r"notes\.txt line 1: vertex value is not a number$") as err:
+        load_obj(secret)
+    assert "secret" not in str(err.value)
+    long = write(tmp_path, "long.obj", "v 1 " + "x" * 5000 + " 0\n")
+    with pytest.raises(MeshFileError) as err:
+        load_obj(long)
+    assert len(str(err.value)) < len(str(long)) + 200
+
+
+def _textured(tmp_path: Path, mtl_ref: str, map_ref: str = "t.png", name: str = "m.obj") -> Path:
+    write(tmp_path, "m.mtl", f"newmtl a\nKd 0.2 0.4 0.6\nmap_Kd {map_ref}\n")
+    return write(tmp_path, name, f"mtllib {mtl_ref}\nusemtl a\n" + QUAD + "f 1/1 2/2 3/3 4/4\n")
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+def test_mtllib_outside_the_folder_is_refused_unless_allowed(tmp_path, how):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.mtl").write_text("newmtl a\nKd 1 0 0\n")
+    inside = tmp_path / "mesh"
+    inside.mkdir()
+    ref = {"absolute": str(outside / "o.mtl"), "dotdot": "../outside/o.mtl", "symlink": "link.mtl"}[how]
+    if how == "symlink":
+        (inside / "link.mtl").symlink_to(outside / "o.mtl")
+    path = write(inside, "m.obj", f"mtllib {ref}\nusemtl a\n" + QUAD + "f 1 2 3 4\n")
+    with pytest.warns(UserWarning, match=rf"m\.obj: mtllib '{re.escape(ref)}' is outside the mesh's folder .*refused "
+                                         r"\(pass allow_external_files=True"):
+        mesh = load_mesh(path)
+    assert torch.allclose(mesh.textures.verts_features_packed(), torch.full((4, 3), 0.5))  # grey
+    _, _, aux = load_obj(path, allow_external_files=True)
+    assert torch.equal(aux.material_colors["a"]["diffuse_color"], torch.tensor([1.0, 0.0, 0.0]))
+    mesh = load_objs_as_meshes([path], allow_external_files=True)
+    assert torch.allclose(mesh.textures.verts_features_packed(), torch.tensor([1.0, 0, 0]).expand(4, 3))
+    mesh = load_mesh(path, allow_external_files=True)
+    assert torch.allclose(mesh.textures.verts_features_packed(), torch.tensor([1.0, 0, 0]).expand(4, 3))
+
+
+def test_texture_outside_the_folder_is_refused_unless_allowed(tmp_path):
+    write_png(tmp_path / "t.png", np.ones((2, 2, 3)))
+    inside = tmp_path / "mesh"
+    inside.mkdir()
+    path = _textured(inside, "m.mtl", map_ref=str(tmp_path / "t.png"))
+    with pytest.warns(UserWarning, match=r"texture image '.*t\.png' of material 'a' is outside the mesh's folder"):
+        _, _, aux = load_obj(path)
+    assert aux.texture_images == {}
+    _, _, aux = load_obj(path, allow_external_files=True)
+    assert aux.texture_images["a"].shape == (2, 2, 3)
+
+
+def test_absolute_path_falls_back_to_the_file_in_the_folder(tmp_path):
+    write_png(tmp_path / "t.png", np.ones((2, 2, 3)))
+    path = _textured(tmp_path, "m.mtl", map_ref="C:\\Users\\bob\\t.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, _, aux = load_obj(path)
+    assert aux.texture_images["a"].shape == (2, 2, 3)
+
+
+def test_an_external_file_that_is_not_an_mtl_is_never_quoted(tmp_path):
+    (tmp_path / "passwd").write_text("newmtl a\nKd 1 hunter2 0\n")
+    inside = tmp_path / "mesh"
+    inside.mkdir()
+    path = write(inside, "m.obj", f"mtllib {tmp_path / 'passwd'}\nusemtl a\n" + QUAD + "f 1 2 3\n")
+    with pytest.raises(MeshFileError, match=r"passwd line 2: malformed Kd statement \(expected numbers\)") as err:
+        load_obj(path, allow_external_files=True)
+    assert "hunter2" not in str(err.value)
+
+
+def test_decompression_bomb_texture_is_refused_from_its_header(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    Image.new("1", (12000, 12000)).save(tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size < 40_000
+    path = _textured(tmp_path, "m.mtl")
+    decoded = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
+    with pytest.warns(UserWarning, match=r"t\.png of material 'a' refused: image of 12000x12000 = 144,000,000 pixels "
+                                         r"is over the budget of 67,108,864 pixels.*using its diffuse colour Kd"):
+        mesh = load_mesh(path)
+    assert decoded == []  # only the header was read
+    assert torch.allclose(mesh.textures.verts_features_packed(), torch.tensor([0.2, 0.4, 0.6]).expand(4, 3))
+
+
+def test_texture_budget_keyword_and_environment(tmp_path, monkeypatch):
+    write_png(tmp_path / "t.png", np.ones((10, 20, 3)))
+    path = _textured(tmp_path, "m.mtl")
+    with pytest.warns(UserWarning, match=r"10 = 200 pixels is over the budget of 199 pixels"):
+        _, _, aux = load_obj(path, max_texture_pixels=199)
+    assert aux.texture_images == {}
+    _, _, aux = load_obj(path, max_texture_pixels=200)
+    assert aux.texture_images["a"].shape == (10, 20, 3)
+    monkeypatch.setenv("INVERSE3D_MAX_TEXTURE_PIXELS", "150")
+    with pytest.warns(UserWarning, match="over the budget of 150 pixels"):
+        load_objs_as_meshes([path])
+    assert load_objs_as_meshes([path], max_texture_pixels=1000).textures.maps_padded().shape == (1, 10, 20, 3)
+    monkeypatch.setenv("INVERSE3D_MAX_TEXTURE_PIXELS", "many")
+    with pytest.raises(ValueError, match="INVERSE3D_MAX_TEXTURE_PIXELS='many'"):
+        load_obj(path)
+    with pytest.raises(ValueError, match="max_texture_pixels must be a positive whole number"):
+        load_obj(path, max_texture_pixels=0)
+
+
+def test_packed_map_over_the_budget_uses_mean_colours(tmp_path):
+    write_png(tmp_path / "tall.png", np.full((64, 1, 3), 0.2))
+    write_png(tmp_path / "wide.png", np.full((1, 64, 3), 0.8))
+    write(tmp_path, "m.mtl", "newmtl a\nmap_Kd tall.png\nnewmtl b\nmap_Kd wide.png\n")
+    path = write(tmp_path, "m.obj", "mtllib m.mtl\n" + QUAD + "usemtl a\nf 1/1 2/2 3/3\nusemtl b\nf 1/1 3/3 4/4\n")
+    assert load_objs_as_meshes([path], max_texture_pixels=10_000).textures.maps_padded().shape[1:3] == (64, 65)
+    with pytest.warns(UserWarning, match=r"packing the texture images of materials \['a', 'b'\]"):
+        mesh = load_objs_as_meshes([path], max_texture_pixels=1000)
+    colours = mesh.textures.maps_padded()[0].reshape(-1, 3)
+    assert torch.allclose(colours.min(0).values, torch.full((3,), 0.2), atol=0.01)
+    assert torch.allclose(colours.max(0).values, torch.full((3,), 0.8), atol=0.01)

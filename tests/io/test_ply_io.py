@@ -81,7 +81,7 @@ def test_bad_ply_files(tmp_path):
     with pytest.raises(MeshFileError, match=r"x\.ply: not a PLY file"):
         load_ply(not_ply)
     truncated = ascii_ply(tmp_path, "0 0 0\n1 0 0\n", "", 3, 0, "t.ply")
-    with pytest.raises(MeshFileError, match=r"t\.ply: .*(3 vertices|cannot parse)"):
+    with pytest.raises(MeshFileError, match=r"t\.ply: truncated: the data ends after 2 of 3 vertex rows"):
         load_ply(truncated)
     nan = ascii_ply(tmp_path, "0 0 0\n1 nan 0\n0 1 0\n", "3 0 1 2\n", 3, 1, "n.ply")
     with pytest.raises(MeshFileError, match=r"n\.ply: vertex 1 has a non-finite coordinate"):
@@ -93,7 +93,7 @@ def test_bad_ply_files(tmp_path):
     with pytest.raises(MeshFileError, match=r"s\.ply: face 0 has 2 vertices"):
         load_ply(short)
     junk = ascii_ply(tmp_path, "0 0 0\n1 x 0\n0 1 0\n", "3 0 1 2\n", 3, 1, "j.ply")
-    with pytest.raises(MeshFileError, match=r"j\.ply: cannot parse PLY"):
+    with pytest.raises(MeshFileError, match=r"j\.ply line 11: vertex 1: 'x' is not a number"):
         load_ply(junk)
 
 
@@ -158,5 +158,74 @@ def test_load_pointcloud_bad_files(tmp_path):
     with pytest.raises(MeshFileNotFoundError):
         load_pointcloud(tmp_path / "gone.npz")
     (tmp_path / "bad.npz").write_bytes(b"garbage")
-    with pytest.raises(MeshFileError, match=r"bad\.npz: cannot read"):
+    with pytest.raises(MeshFileError, match=r"bad\.npz: not a NumPy \.npz archive"):
         load_pointcloud(tmp_path / "bad.npz")
+
+
+BAD_ASCII = [  # (vertex lines, face lines, nv, nf, expected message)
+    ("0 0 0\n1 0 0\n1 1\n", "3 0 1 2\n", 3, 1, r"line 12: vertex 2 has 2 values, the header declares 3 properties"),
+    ("0 0 0\n1 0 0\n1 1 0 7\n", "3 0 1 2\n", 3, 1, r"line 12: vertex 2 has 4 values, the header declares 3"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "4 0 1 2\n", 3, 1, r"line 13: face 0 has 4 values where its list lengths call for 5"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "3 0 1 2 0\n", 3, 1, r"line 13: face 0 has 5 values where its list lengths call for 4"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "3 0 1 2\n3 0 1\n", 3, 2, r"line 14: face 1 has 3 values where"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "3 0 1 2\n", 3, 2, r"truncated: the data ends after 1 of 2 face rows"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "2.5 0 1 2\n", 3, 1, r"line 13: face 0: list length 2.5 is not a whole number"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "3 0 1 9\n", 3, 1, r"face index 9 out of range \(3 vertices\)"),
+    ("0 0 0\n1 0 0\n1 1 0\n", "3 0 -1 2\n", 3, 1, r"face index -1 out of range"),
+]
+
+
+@pytest.mark.parametrize("verts,faces,nv,nf,message", BAD_ASCII)
+def test_bad_ascii_ply_names_the_file_and_line(tmp_path, verts, faces, nv, nf, message):
+    path = ascii_ply(tmp_path, verts, faces, nv, nf, "bad.ply")
+    with pytest.raises(MeshFileError, match=r"bad\.ply.*" + message) as err:
+        load_ply(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_ascii_ply_blank_lines_and_crlf_are_fine(tmp_path):
+    path = ascii_ply(tmp_path, "0 0 0\r\n\n1 0 0\r\n1 1 0\r\n", "\n3 0 1 2\r\n", 3, 1)
+    verts, faces = load_ply(path)
+    assert verts.shape == (3, 3) and faces.tolist() == [[0, 1, 2]]
+
+
+def test_truncated_binary_ply(tmp_path):
+    save_ply(tmp_path / "b.ply", torch.rand(10, 3), torch.randint(0, 10, (5, 3)))
+    data = (tmp_path / "b.ply").read_bytes()
+    body = data.index(b"end_header\n") + len(b"end_header\n")
+    (tmp_path / "short.ply").write_bytes(data[: body + 40])
+    with pytest.raises(MeshFileError, match=r"short\.ply: truncated: the header declares 10 vertex, 5 face, which need "
+                                            r"at least 125 bytes of data, but the file holds 40"):
+        load_ply(tmp_path / "short.ply")
+    (tmp_path / "cut.ply").write_bytes(data[:-3])
+    with pytest.raises(MeshFileError, match=r"cut\.ply: binary data does not match the header"):
+        load_ply(tmp_path / "cut.ply")
+    huge = data.replace(b"element vertex 10", b"element vertex 10000000000")
+    (tmp_path / "huge.ply").write_bytes(huge)
+    with pytest.raises(MeshFileError, match=r"huge\.ply: truncated: the header declares 10000000000 vertex"):
+        load_ply(tmp_path / "huge.ply")
+
+
+def test_malformed_ply_header(tmp_path):
+    (tmp_path / "h.ply").write_text("ply\nformat ascii 1.0\nelement vertex many\nend_header\n")
+    with pytest.raises(MeshFileError, match=r"h\.ply line 3: malformed PLY header line 'element vertex many'"):
+        load_ply(tmp_path / "h.ply")
+    (tmp_path / "f.ply").write_text("ply\nelement vertex 0\nend_header\n")
+    with pytest.raises(MeshFileError, match=r"f\.ply: PLY header has no format line"):
+        load_ply(tmp_path / "f.ply")
+
+
+def test_bad_point_cloud_arrays(tmp_path):
+    np.save(tmp_path / "s.npy", np.array([["a", "b", "c"]]))
+    with pytest.raises(MeshFileError, match=r"s\.npy: points should be numbers"):
+        load_pointcloud(tmp_path / "s.npy")
+    (tmp_path / "e.npz").write_bytes(b"")
+    with pytest.raises(MeshFileError, match=r"e\.npz: is empty \(0 bytes\)"):
+        load_pointcloud(tmp_path / "e.npz")
+    (tmp_path / "r.npz").write_bytes(np.random.default_rng(0).bytes(500))
+    with pytest.raises(MeshFileError, match=r"r\.npz: not a NumPy \.npz archive \(it does not start as one") as err:
+        load_pointcloud(tmp_path / "r.npz")
+    assert "\n" not in str(err.value)
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(MeshFileError, match=r"d\.npz: is a directory, expected a point cloud file"):
+        load_pointcloud(tmp_path / "d.npz")

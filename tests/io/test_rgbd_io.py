@@ -119,3 +119,38 @@ def test_errors_name_the_files(tmp_path: Path, frame) -> None:
         read_intrinsics(np.eye(4))
     with pytest.raises(ValueError, match="depth_scale"):
         read_depth(depth, depth_scale=0)
+
+
+def test_oversized_images_are_refused_from_their_header(tmp_path: Path, frame, monkeypatch) -> None:
+    from PIL import Image, ImageFile
+
+    from inverse3d.io.images import ImageTooLargeError
+
+    color, depth, _, _ = frame
+    Image.new("1", (12000, 12000)).save(tmp_path / "bomb.png")
+    decoded = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size) or real_load(self))
+    with pytest.raises(ImageTooLargeError, match=r"bomb\.png: image of 12000x12000 = 144,000,000 pixels is over"):
+        load_rgbd(tmp_path / "bomb.png", depth)
+    with pytest.raises(MeshFileError, match=r"bomb\.png: image of 12000x12000"):
+        read_depth(tmp_path / "bomb.png")
+    assert decoded == []
+    with pytest.raises(MeshFileError, match=r"color\.png: image of 8x6 = 48 pixels is over the budget of 47"):
+        load_rgbd(color, depth, max_image_pixels=47)
+    assert load_rgbd(color, depth, max_image_pixels=48).image.shape == (H, W, 3)
+
+
+def test_folders_and_unreadable_files(tmp_path: Path, frame) -> None:
+    color, depth, _, _ = frame
+    with pytest.raises(MeshFileError, match=r"is a directory, expected an image file"):
+        load_rgbd(tmp_path, depth)
+    with pytest.raises(MeshFileError, match=r"is a directory, expected a depth file"):
+        load_rgbd(color, tmp_path)
+    (tmp_path / "k").mkdir()
+    with pytest.raises(MeshFileError, match=r"k: is a directory, expected a JSON file"):
+        load_rgbd(color, depth, intrinsics=tmp_path / "k")
+    (tmp_path / "noise.png").write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(MeshFileError, match=r"noise\.png: cannot be read as an image") as err:
+        load_rgbd(tmp_path / "noise.png", depth)
+    assert "\n" not in str(err.value)

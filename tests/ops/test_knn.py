@@ -208,3 +208,16 @@ def test_bad_input():
     knn_points(bad, p, lengths1=torch.tensor([5, 2]))  # NaN in the padding is ignored
     with pytest.raises(ValueError):
         knn_points(p[0], p[0])
+
+
+@pytest.mark.parametrize("name", ["lengths1", "lengths2"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bool])
+def test_lengths_must_be_integers(name, dtype):
+    p = torch.rand(2, 5, 3)
+    lengths = torch.tensor([5, 3]).to(dtype)
+    with pytest.raises(TypeError, match=f"{name} must be an integer tensor .*; got dtype {dtype}"):
+        knn_points(p, p, **{name: lengths})
+    out = knn_points(p, p, **{name: torch.tensor([5, 3], dtype=torch.int32)}, K=2)  # any integer type is fine
+    assert out.idx.shape == (2, 5, 2)
+    with pytest.raises(TypeError, match="lengths must be an integer tensor"):
+        knn_gather(p, out.idx, torch.tensor([5.0, 3.0]))

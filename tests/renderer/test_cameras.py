@@ -365,3 +365,37 @@ def test_bad_input():
         get_world_to_view_transform(R=torch.eye(3)[None], T=torch.zeros(2, 3))
     with pytest.raises(ValueError):
         look_at_rotation(((0.0, 1.0),))
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: FoVPerspectiveCameras(fov=0.0), "fov must be in (0, 180) degrees; got fov = 0"),
+    (lambda: FoVPerspectiveCameras(fov=torch.tensor([45.0, 180.0])), "got fov[1] = 180"),
+    (lambda: FoVPerspectiveCameras(fov=math.pi, degrees=False), "in (0, pi) radians"),
+    (lambda: FoVPerspectiveCameras(znear=0.0), "znear must be > 0"),
+    (lambda: FoVPerspectiveCameras(znear=torch.tensor([0.5, -0.1]), zfar=10.0), "got znear[1] = -0.1"),
+    (lambda: FoVPerspectiveCameras(znear=2.0, zfar=2.0), "znear must be < zfar; got znear = 2 and zfar = 2"),
+    (lambda: FoVPerspectiveCameras(znear=[1.0, 1.0], zfar=[5.0, 0.5]), "got znear[1] = 1 and zfar[1] = 0.5"),
+    (lambda: FoVOrthographicCameras(znear=5.0, zfar=1.0), "FoVOrthographicCameras: znear must be < zfar"),
+    (lambda: FoVOrthographicCameras(max_y=-1.0, min_y=-1.0), "max_y must differ from min_y"),
+    (lambda: PerspectiveCameras(focal_length=((0.0, 1.0),)), "focal_length must be a finite, non-zero number"),
+    (lambda: OrthographicCameras(principal_point=((math.nan, 0.0),)), "principal_point must be finite"),
+])
+def test_degenerate_projection_parameters_raise(make, message):
+    """fov <= 0 or >= 180, znear <= 0, znear >= zfar, ... name the parameter and its value (not a NaN later)."""
+    with pytest.raises(ValueError) as info:
+        make()
+    assert message in str(info.value)
+
+
+def test_degenerate_parameters_given_at_projection_time_raise():
+    cams = FoVPerspectiveCameras()
+    points = torch.rand(1, 4, 3) + torch.tensor([0.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match=r"got fov = 190"):
+        cams.transform_points(points, fov=190.0)
+    with pytest.raises(ValueError, match=r"znear must be < zfar"):
+        cams.get_projection_transform(znear=500.0)
+    with pytest.raises(ValueError, match=r"max_x must differ from min_x"):
+        FoVOrthographicCameras().get_projection_transform(max_x=-1.0)
+    # Orthographic near planes may lie behind the camera; negative focal lengths mirror the image (both valid).
+    FoVOrthographicCameras(znear=-2.0, zfar=2.0).transform_points(points)
+    PerspectiveCameras(focal_length=-1.0).transform_points(points)

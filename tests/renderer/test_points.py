@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 from conftest import DEVICES
 from reference.points import alpha_composite_naive, norm_weighted_sum_naive, pixel_centre, rasterize_points_naive
 
-import inverse3d.renderer.points.rasterize_points as rp
 from inverse3d.renderer import (
     AlphaCompositor,
     FoVPerspectiveCameras,
@@ -19,6 +20,9 @@ from inverse3d.renderer import (
     rasterize_points,
 )
 from inverse3d.structures import Pointclouds
+
+# The module itself (``inverse3d.renderer.points.rasterize_points`` names the function too, as in PyTorch3D).
+rp = importlib.import_module("inverse3d.renderer.points.rasterize_points")
 
 
 def _random_clouds(sizes, dtype=torch.float32, device="cpu", spread=1.3):
@@ -284,3 +288,28 @@ def test_depth_ties_with_signed_zero_and_infinite_radius():
         for bin_size in (None, 0):
             out = rasterize_points(pc, 6, radius.to(dtype), 4, bin_size=bin_size)
             _assert_same(out, _naive(pc, 6, 6, radius[0].to(dtype), 4))
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"image_size": 8.5}, TypeError, "image_size must be an int or (H, W) of ints; got 8.5 (float)"),
+    ({"image_size": "8"}, TypeError, "got '8' (str)"),
+    ({"image_size": True}, TypeError, "(bool)"),
+    ({"image_size": (4, 4, 4)}, ValueError, "(3 values)"),
+    ({"image_size": -1}, ValueError, "image_size must be positive"),
+    ({"radius": -0.5}, ValueError, "radius must be a finite number >= 0"),
+    ({"radius": "0.1"}, TypeError, "radius must be a number"),
+    ({"points_per_pixel": 0}, ValueError, "points_per_pixel must be at least 1"),
+    ({"points_per_pixel": 2.0}, TypeError, "points_per_pixel must be an int"),
+])
+def test_points_settings_are_checked(kwargs, error, message):
+    with pytest.raises(error) as info:
+        PointsRasterizationSettings(**kwargs)
+    assert message in str(info.value)
+
+
+def test_points_rasterizer_refuses_an_empty_batch():
+    rasterizer = PointsRasterizer(cameras=FoVPerspectiveCameras(), raster_settings=PointsRasterizationSettings(4))
+    with pytest.raises(ValueError, match=r"the Pointclouds batch is empty \(0 clouds\)"):
+        rasterizer(Pointclouds(points=[]))
+    with pytest.raises(TypeError, match="image_size must be an int"):
+        rasterize_points(Pointclouds(points=[torch.rand(3, 3)]), image_size=4.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 
@@ -10,10 +11,12 @@ import torch
 from reference.rasterize_meshes import rasterize_face_verts_naive, rasterize_meshes_naive
 
 from conftest import DEVICES
-from inverse3d.renderer.mesh import rasterize_meshes as rm
 from inverse3d.renderer.mesh.rasterize_meshes import rasterize_face_verts, rasterize_meshes
 from inverse3d.renderer.mesh.rasterizer import Fragments, MeshRasterizer, RasterizationSettings
 from inverse3d.structures import Meshes
+
+# The module itself (``inverse3d.renderer.mesh.rasterize_meshes`` names the function too, as in PyTorch3D).
+rm = importlib.import_module("inverse3d.renderer.mesh.rasterize_meshes")
 
 
 def random_faces(F: int, zlo: float = 0.5, zhi: float = 3.0, seed: int = 0) -> torch.Tensor:
@@ -28,8 +31,8 @@ def random_faces(F: int, zlo: float = 0.5, zhi: float = 3.0, seed: int = 0) -> t
 def assert_same(out, ref, atol=1e-9):
     p2f, zbuf, bary, dists = out
     assert torch.equal(p2f.cpu(), ref[0]), f"{(p2f.cpu() != ref[0]).sum()} pixels differ"
-    torch.testing.assert_close(zbuf.cpu().double(), ref[1], atol=atol, rtol=0)
-    torch.testing.assert_close(bary.cpu().double(), ref[2], atol=atol, rtol=0)
+    torch.testing.assert_close(zbuf.cpu().double(), ref[1], atol=atol, rtol=1e-12)  # depths can be ~1e8 (see _bary)
+    torch.testing.assert_close(bary.cpu().double(), ref[2], atol=atol, rtol=1e-12)
     torch.testing.assert_close(dists.cpu().double(), ref[3], atol=atol, rtol=0)
 
 
@@ -360,3 +363,44 @@ def test_settings_defaults_and_errors():
         256, 0.0, 1, None, False)
     with pytest.raises(ValueError, match="cameras"):
         MeshRasterizer()(_ico_sphere(0))
+
+
+@pytest.mark.parametrize("image_size,error,message", [
+    (8.5, TypeError, "image_size must be an int or (H, W) of ints; got 8.5 (float)"),
+    ("8", TypeError, "got '8' (str)"),
+    (True, TypeError, "got True (bool)"),
+    (0, ValueError, "image_size must be positive"),
+    (-3, ValueError, "image_size must be positive"),
+    ((8, 8, 1), ValueError, "(3 values)"),
+    ((8, None), TypeError, "(NoneType)"),
+])
+def test_image_size_must_be_an_int_or_a_pair_of_ints(image_size, error, message):
+    with pytest.raises(error) as info:
+        RasterizationSettings(image_size=image_size)
+    assert message in str(info.value)
+    with pytest.raises(error):
+        rasterize_face_verts(random_faces(2), torch.zeros(2, dtype=torch.int64), 1, image_size=image_size)
+
+
+def test_settings_reject_bad_counts_and_radii():
+    with pytest.raises(TypeError, match="faces_per_pixel must be an int"):
+        RasterizationSettings(faces_per_pixel=2.5)
+    with pytest.raises(ValueError, match="faces_per_pixel must be at least 1"):
+        RasterizationSettings(faces_per_pixel=0)
+    with pytest.raises(ValueError, match="blur_radius must be a finite number >= 0"):
+        RasterizationSettings(blur_radius=math.nan)
+    with pytest.raises(ValueError, match="bin_size must be at least 0"):
+        RasterizationSettings(bin_size=-1)
+    with pytest.raises(ValueError, match="z_clip_value"):
+        RasterizationSettings(z_clip_value=math.inf)
+    assert RasterizationSettings(image_size=(12, 16), blur_radius=1e-4, bin_size=0).image_size == (12, 16)
+
+
+def test_empty_batch_is_refused_and_faceless_meshes_render_as_background():
+    from inverse3d.renderer import FoVPerspectiveCameras
+
+    rasterizer = MeshRasterizer(cameras=FoVPerspectiveCameras(), raster_settings=RasterizationSettings(image_size=4))
+    with pytest.raises(ValueError, match=r"the Meshes batch is empty \(0 meshes\)"):
+        rasterizer(Meshes(verts=[], faces=[]))
+    faceless = Meshes(verts=[torch.rand(3, 3)], faces=[torch.zeros(0, 3, dtype=torch.int64)])
+    assert (rasterizer(faceless).pix_to_face == -1).all()

@@ -46,3 +46,28 @@ def test_browser_sees_broken_and_good_media(tmp_path):
     total, failed, _ = media_status(page)
     assert (total, failed) == (2, 1)
     assert good.path.exists()
+
+
+def test_relative_figure_paths_are_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """A figure added as out/tour/media/a.png from the working directory is linked as media/a.png by
+    out/tour/index.html (it was once joined onto the page's folder a second time)."""
+    monkeypatch.chdir(tmp_path)
+    media = tmp_path / "out" / "tour" / "media"
+    media.mkdir(parents=True)
+    _png(media / "a.png", 100)
+    sec = Section("s")
+    sec.add("out/tour/media/a.png", "a")
+    monkeypatch.chdir("/")  # a later change of directory does not move the figure
+    page = write_page(tmp_path / "out" / "tour" / "index.html", "t", [sec])
+    assert 'src="media/a.png"' in page.read_text()
+
+
+def test_every_text_is_escaped(tmp_path):
+    evil = "<script>alert(1)</script>"
+    sec = Section(evil, text=evil, note=evil)
+    sec.add(_png(tmp_path / "a.png", 50), evil, title=evil)
+    text = write_page(tmp_path / "index.html", evil, [sec], intro=evil).read_text()
+    body = text.split("</style>", 1)[1]
+    assert "<script>alert" not in body
+    assert body.count("&lt;script&gt;") >= 6
+    assert '<p class="note">' in text

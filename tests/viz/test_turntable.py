@@ -169,3 +169,81 @@ def test_save_image_and_grid(tmp_path):
     assert iio.imread(path).shape == tuple(grid.shape)
     with pytest.raises(ValueError, match="shape"):
         save_image(tmp_path / "bad.png", torch.rand(4, 4, 2))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Writing frames: one at a time, safely
+
+
+def test_save_frames_consumes_an_iterable_one_frame_at_a_time(tmp_path, monkeypatch):
+    """The GIF writer takes each frame as it comes: frame t is produced only after frame t - 1 was written."""
+    import inverse3d.viz.images as images
+
+    produced, written = [], []
+    original = images._write_gif
+
+    def frames():
+        for t in range(5):
+            assert len(written) == t  # the previous frames are already written
+            produced.append(t)
+            yield np.full((6, 8, 3), 40 * t, np.uint8)
+
+    def spying(stream, path, fps):
+        original((written.append(1) or f for f in stream), path, fps)
+
+    monkeypatch.setattr(images, "_write_gif", spying)
+    gif = save_frames(frames(), tmp_path / "s.gif", fps=20)
+    video = iio.imread(gif)
+    assert video.shape == (5, 6, 8, 3) and produced == list(range(5))
+    assert np.abs(video[:, 0, 0, 0].astype(int) - np.arange(5) * 40).max() <= 2
+    assert iio.immeta(gif)["loop"] == 0 and iio.immeta(gif)["duration"] == 50
+
+
+def test_save_turntable_matches_render_turntable(tmp_path):
+    sphere = ico_sphere(1)
+    frames = render_turntable(sphere, n_frames=5, image_size=24, progress=False)
+    folder = save_turntable(sphere, tmp_path / "f", n_frames=5, image_size=24, progress=False, batch_size=2)
+    saved = np.stack([iio.imread(folder / f"frame_{t:04d}.png") for t in range(5)])
+    assert np.array_equal(saved, frames.numpy())
+
+
+def test_save_frames_bad_input_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match="empty output path"):
+        save_frames(np.zeros((1, 4, 4, 3), np.uint8), "")
+    with pytest.raises(ValueError, match="fps must be a positive number"):
+        save_frames(np.zeros((1, 4, 4, 3), np.uint8), tmp_path / "a.gif", fps=0)
+    with pytest.raises(ValueError, match="got no frame"):
+        save_frames(iter([]), tmp_path / "new" / "b.gif")
+    with pytest.raises(ValueError, match="frame 1 has shape"):
+        save_frames([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)], tmp_path / "new" / "c")
+    with pytest.raises(ValueError, match="empty output path"):
+        save_image("", np.zeros((4, 4, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no output, temporary file, lock or folder
+
+
+def test_png_folder_removes_only_stale_frames(tmp_path):
+    out = tmp_path / "frames"
+    save_frames(np.zeros((5, 4, 4, 3), np.uint8), out)
+    (out / "frame_99999.png").write_bytes(b"old")
+    (out / "keep.png").write_bytes(b"mine")
+    save_frames(np.zeros((2, 4, 4, 3), np.uint8), out)
+    assert sorted(p.name for p in out.iterdir()) == ["frame_0000.png", "frame_0001.png", "keep.png"]
+
+
+def test_save_image_replaces_atomically(tmp_path):
+    path = save_image(tmp_path / "i.png", np.zeros((3, 3, 3), np.uint8))
+    save_image(path, np.full((3, 3, 3), 255, np.uint8))
+    assert iio.imread(path).min() == 255
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.png"]
+
+
+def test_render_memory_check(monkeypatch):
+    import inverse3d.viz.turntable as turntable
+
+    assert turntable.render_memory_bytes(100, "mesh", 2, 3) == 320 * 100 * 100 * 2 + 3 * 100 * 100 * 3 + (64 << 20)
+    monkeypatch.setattr(turntable, "available_memory_bytes", lambda device=None: 1 << 30)
+    turntable.check_render_memory(256, "points", 4, 4)
+    with pytest.raises(ValueError, match=r"image_size 4096: rendering 4096 x 4096 pixel frames needs about 5.5 GB"):
+        turntable.check_render_memory(4096, "mesh", 1, 1)
+    with pytest.raises(ValueError, match="needs about"):
+        render_turntable(ico_sphere(0), n_frames=1, image_size=(4096, 4096), progress=False)

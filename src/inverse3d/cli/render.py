@@ -22,8 +22,9 @@ class Args:
 
     path: tyro.conf.Positional[Path]
     """The file to render."""
-    output: Annotated[Path, tyro.conf.arg(aliases=("-o",))] = Path("render.gif")
-    """Output: .gif (looping), .mp4, or a folder (no suffix) of PNG frames."""
+    output: Annotated[str, tyro.conf.arg(aliases=("-o",), metavar="PATH")] = "render.gif"
+    """Output: .gif (looping), .mp4, or a folder (no suffix) of PNG frames; frame_*.png files of an earlier run
+    in that folder are replaced. Checked before anything is rendered."""
     size: int = 256
     """Image size in pixels (square)."""
     frames: int = 36
@@ -50,19 +51,25 @@ class Args:
     """Torch device to render on: auto (CUDA when present), cpu, cuda, cuda:1, ..."""
     progress: bool = True
     """Show a progress bar."""
+    allow_external_files: bool = False
+    """Let an OBJ's mtllib / map_Kd references point outside the mesh's folder (absolute paths, '..'); by default
+    such references are refused with a warning and the material falls back to its colour."""
 
 
-def load_renderable(path: Path, kind: str = "auto", device: Any = "cpu") -> Any:
+def load_renderable(path: Path, kind: str = "auto", device: Any = "cpu", allow_external_files: bool = False) -> Any:
     """Reads ``path`` as Meshes, Pointclouds or a voxel-grid tensor (D, H, W).
 
+    Args:
+        allow_external_files: passed to ``inverse3d.io.load_mesh`` (OBJ references outside the mesh's folder).
     Raises:
         FileNotFoundError: no such file.
-        ValueError: unsupported suffix, or contents that are not a mesh, point cloud or voxel grid.
+        ValueError: a folder, an unsupported suffix, or contents that are not a mesh, point cloud or voxel grid.
     """
     import numpy as np
-    import torch
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; expected a mesh, point-cloud or voxel-grid file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -73,7 +80,7 @@ def load_renderable(path: Path, kind: str = "auto", device: Any = "cpu") -> Any:
     if suffix in MESH_SUFFIXES or (suffix == ".ply" and kind == "mesh"):
         from inverse3d.io import load_mesh
 
-        return load_mesh(path, device=device)
+        return load_mesh(path, device=device, allow_external_files=allow_external_files)
     if suffix == ".ply":
         if kind == "points" or (kind == "auto" and not _ply_has_faces(path)):
             from inverse3d.io import load_pointcloud
@@ -81,7 +88,7 @@ def load_renderable(path: Path, kind: str = "auto", device: Any = "cpu") -> Any:
             return load_pointcloud(path, device=device)
         from inverse3d.io import load_mesh
 
-        return load_mesh(path, device=device)
+        return load_mesh(path, device=device, allow_external_files=allow_external_files)
     if suffix not in ARRAY_SUFFIXES:
         raise ValueError(
             f"{path}: unsupported file type {suffix or '(none)'!r}; expected one of "
@@ -148,27 +155,62 @@ def _ply_has_faces(path: Path) -> bool:
     return False
 
 
-def resolve_device(device: str):
-    import torch
+OUTPUT_SUFFIXES = {".gif", ".mp4", ""}  # "" is a folder of PNG frames
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}: {err}") from err
+
+def check_args(args: Args, device: Any = "cpu") -> Path:
+    """Checks every option before any work (nothing is read, rendered or created); returns the output path.
+
+    This includes the memory that rendering frames of ``--size`` on ``device`` needs (frames are streamed to the
+    output, so their number does not count).
+
+    Raises:
+        ValueError: one line naming the option and what is wrong.
+    """
+    import importlib.util
+    import math
+
+    from inverse3d.cli.options import check_output_path
+    from inverse3d.viz.turntable import check_render_memory, frames_per_batch
+
+    out = check_output_path(args.output, OUTPUT_SUFFIXES)
+    for name, value in (("--size", args.size), ("--frames", args.frames)):
+        if value < 1:
+            raise ValueError(f"{name} must be positive; got {value}")
+    for name, value in (("--fps", args.fps), ("--fov", args.fov), ("--elev", args.elev),
+                        ("--voxel-threshold", args.voxel_threshold)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number; got {value}")
+    if args.fps <= 0:
+        raise ValueError(f"--fps must be positive; got {args.fps}")
+    if not 0 < args.fov < 180:
+        raise ValueError(f"--fov must be in (0, 180) degrees; got {args.fov}")
+    if args.point_radius is not None and not (0 < args.point_radius < math.inf):
+        raise ValueError(f"--point-radius must be a positive number (NDC units); got {args.point_radius}")
+    for name, rgb in (("--color", args.color), ("--background", args.background)):
+        if rgb is not None and not all(0.0 <= c <= 1.0 for c in rgb):
+            raise ValueError(f"{name} must be RGB values in [0, 1]; got {' '.join(str(c) for c in rgb)}")
+    kind = {"auto": None, "mesh": "mesh", "voxels": "mesh", "points": "points"}[args.kind]
+    batch = frames_per_batch(args.frames, args.size)
+    check_render_memory(args.size, kind, batch, batch, device, option="--size")
+    suffix = out.suffix.lower() if not out.is_dir() else ""
+    if suffix == ".gif" and args.size > 0xFFFF:
+        raise ValueError(f"--size {args.size}: a GIF is at most 65535 pixels wide; use a smaller --size")
+    if suffix == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
+        raise ValueError(f"-o {out}: writing MP4 needs imageio-ffmpeg (pip install imageio-ffmpeg); or use .gif")
+    return out
 
 
 def run(args: Args) -> None:
+    from inverse3d.cli.options import resolve_device
     from inverse3d.viz.turntable import save_turntable
 
     device = resolve_device(args.device)
-    if args.size < 1 or args.frames < 1:
-        raise ValueError(f"--size and --frames must be positive; got {args.size} and {args.frames}")
-    obj = load_renderable(args.path, args.kind, device)
+    out = check_args(args, device)
+    obj = load_renderable(args.path, args.kind, device, allow_external_files=args.allow_external_files)
     out = save_turntable(
         obj,
-        args.output,
+        out,
         fps=args.fps,
         n_frames=args.frames,
         image_size=args.size,

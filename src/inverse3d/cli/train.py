@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+import tyro
 
 from inverse3d.engine.train import TrainConfig
 
@@ -11,12 +14,22 @@ from inverse3d.engine.train import TrainConfig
 class Args(TrainConfig):
     """Train a single-view reconstruction network (ResNet-18 encoder + the decoder of --type) on the built-in
     procedural shapes, with checkpoints, exact --resume and torchrun data parallelism; writes checkpoint.pt and
-    loss.png into --out-dir. Evaluate the result with ``inverse3d eval --checkpoint OUT_DIR/checkpoint.pt``."""
+    loss.png into --out-dir. An existing checkpoint.pt there is never replaced silently: continue it with --resume
+    or replace it with --overwrite. Evaluate the result with ``inverse3d eval --checkpoint OUT_DIR/checkpoint.pt``."""
+
+    # a str, not a Path: tyro reads "" as Path("."), and --out-dir "" must be an error, not the current folder
+    out_dir: Annotated[str, tyro.conf.arg(metavar="PATH")] = "out/train"  # type: ignore[assignment]
+    """Folder for checkpoint.pt, loss.png and config.json (locked while training: one run per folder)."""
+    data_root: Annotated[str, tyro.conf.arg(metavar="PATH")] = "data/procedural"  # type: ignore[assignment]
+    """Cache folder of the built-in dataset (generated there on first use)."""
 
 
 def run(args: Args) -> int:
+    from inverse3d.cli.options import resolve_device
     from inverse3d.engine.train import TrainingInterrupted, train
 
+    args.device = str(resolve_device(args.device))
+    args.check()  # every option, before any work (train checks again, at no cost)
     try:
         result = train(args)
     except TrainingInterrupted as stop:
@@ -32,6 +45,4 @@ def run(args: Args) -> int:
 
 
 if __name__ == "__main__":  # python -m inverse3d.cli.train, e.g. under torchrun -m
-    import tyro
-
     raise SystemExit(run(tyro.cli(Args)))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -328,6 +329,50 @@ def _to_stored(item: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
+def check_stored(stored: Any, params: dict[str, Any], sample_id: str, path: str | os.PathLike) -> None:
+    """Checks that ``stored`` (read from ``path``) is the cached form of sample ``sample_id`` under the generation
+    ``params``: every key of the item format with its dtype and shape, finite coordinates, face indices in range.
+
+    Raises:
+        cache.CacheFileError: one line starting with ``path`` and naming the first problem found.
+    """
+
+    def bad(problem: str) -> cache.CacheFileError:
+        return cache.CacheFileError(f"{path}: not a sample of this dataset ({problem})")
+
+    if not isinstance(stored, dict):
+        raise bad(f"holds a {type(stored).__name__}, not a dict")
+    S, D, P = params["image_size"], params["voxel_res"], params["n_points"]
+    expected = {
+        "images": (torch.uint8, (S, S, 3)), "voxels": (torch.bool, (D, D, D)),
+        "points": (torch.float32, (P, 3)), "normals": (torch.float32, (P, 3)),
+        "verts": (torch.float32, (None, 3)), "faces": (torch.int64, (None, 3)),
+        "R": (torch.float32, (3, 3)), "T": (torch.float32, (3,)),
+        **{k: (torch.float32, ()) for k in ("fov", "dist", "elev", "azim")},
+    }
+    missing = sorted(set(expected) - set(stored))
+    if missing:
+        raise bad(f"no {', '.join(repr(k) for k in missing[:4])}")
+    for key, (dtype, shape) in expected.items():
+        value = stored[key]
+        if not isinstance(value, torch.Tensor):
+            raise bad(f"{key!r} is a {type(value).__name__}, not a tensor")
+        if value.dtype != dtype or value.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(value.shape, shape)
+        ):
+            raise bad(f"{key!r} is {value.dtype} {tuple(value.shape)}, expected {dtype} "
+                      f"{tuple('n' if n is None else n for n in shape)}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise bad(f"{key!r} holds NaN or infinite values")
+    n_verts, faces = stored["verts"].shape[0], stored["faces"]
+    if n_verts < 3 or faces.shape[0] < 1 or int(faces.min()) < 0 or int(faces.max()) >= n_verts:
+        raise bad(f"face indices out of range for {n_verts} vertices")
+    if stored.get("id") != sample_id:
+        raise bad(f"id {stored.get('id')!r}, expected {sample_id!r}")
+    if stored.get("category") not in params["categories"]:
+        raise bad(f"category {stored.get('category')!r}")
+
+
 def _from_stored(stored: dict[str, Any], return_mesh: bool) -> dict[str, Any]:
     item = dict(stored)
     item["images"] = stored["images"].float() / 255.0
@@ -369,9 +414,11 @@ class ProceduralShapes(torch.utils.data.Dataset):
 
     The first construction generates every sample of ``split`` into ``root/<hash of the parameters>/`` (a tqdm
     bar shows progress; ``workers`` processes share the work) with a manifest of sha256 checksums; later
-    constructions with the same parameters load that cache after checking it (a missing or corrupt file is
-    regenerated, with a warning naming it). Changing any parameter (other than ``split``, ``workers``,
-    ``device``, ``return_mesh``) selects another cache folder. Items are dicts in the format of the module docstring.
+    constructions with the same parameters load that cache after checking it (a missing, corrupt or foreign file
+    is regenerated, with a warning naming it; a missing or malformed manifest is rebuilt after checking every file's
+    contents; files that the cache does not name are left alone; see ``inverse3d.datasets.cache``). Changing any
+    parameter (other than ``split``, ``workers``, ``device``, ``return_mesh``) selects another cache folder. Items
+    are dicts in the format of the module docstring.
 
     Each category holds ``n_train`` / ``n_val`` / ``n_test`` shapes; sample ``i`` of a split has its own seed
     (``shape_seed``), so the test set does not change when ``n_train`` does. Items are ordered by category, then
@@ -427,7 +474,7 @@ class ProceduralShapes(torch.utils.data.Dataset):
             raise ValueError(f"categories must not repeat, got {categories}")
         counts = {"train": n_train, "val": n_val, "test": n_test}
         sizes = {"image_size": image_size, "voxel_res": voxel_res, "n_points": n_points}
-        for name, value in {**{f"n_{k}": v for k, v in counts.items()}, **sizes}.items():
+        for name, value in {**{f"n_{k}": v for k, v in counts.items()}, **sizes, "seed": seed}.items():
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         if min(image_size, voxel_res, n_points) < 1:
@@ -448,6 +495,11 @@ class ProceduralShapes(torch.utils.data.Dataset):
             "seed": int(seed),
         }
         self.folder = Path(root) / cache.params_key(self.params)
+        for parent in (self.folder, *self.folder.parents):
+            if parent.exists() or parent.is_symlink():
+                if not parent.is_dir():
+                    raise ValueError(f"{root}: cannot hold the dataset cache: {parent} is a file, not a folder")
+                break
         self.folder.mkdir(parents=True, exist_ok=True)
         # (id, category, shape seed) of every sample of every split, in item order.
         self._samples = {
@@ -467,7 +519,14 @@ class ProceduralShapes(torch.utils.data.Dataset):
                 manifest = None  # a hash collision or a hand-edited manifest: start over
             checksums = dict(manifest["files"]) if manifest else {}
             names = [f"{sid}.pt" for sid in self.ids]
-            todo, good = cache.check_files(self.folder, names, checksums)
+            if manifest is None:
+                self._warn_foreign_files()
+            ids = {f"{sid}.pt": sid for sid in self.ids}
+
+            def validate(name: str, stored: dict[str, Any]) -> None:
+                check_stored(stored, self.params, ids[name], self.folder / name)
+
+            todo, good = cache.check_files(self.folder, names, checksums, validate)
             checksums.update(good)
             for name in todo:
                 checksums.pop(name, None)
@@ -497,20 +556,37 @@ class ProceduralShapes(torch.utils.data.Dataset):
                 cache.write_manifest(self.folder, new_manifest)
         self.manifest = new_manifest
 
+    def _warn_foreign_files(self) -> None:
+        """Warns (once per opening without a usable manifest) about files in the folder that the cache does not
+        name; they are left alone."""
+        own = {f"{sid}.pt" for samples in self._samples.values() for sid, _, _ in samples}
+        own |= {cache.MANIFEST, cache.LOCK}
+        foreign = sorted(p.name for p in self.folder.iterdir()
+                         if p.name not in own and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            warnings.warn(f"{self.folder}: no usable manifest, and {len(foreign)} file(s) that are not part of the "
+                          f"cache ({shown}); they are left alone", stacklevel=3)
+
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
-        path = self.folder / f"{self.ids[index]}.pt"
+        sid = self.ids[index]
+        path = self.folder / f"{sid}.pt"
         try:
             stored = cache.load_sample(path)
+            check_stored(stored, self.params, sid, path)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"{path}: cache file vanished after the dataset was opened; "
                 "construct the dataset again to regenerate it"
             ) from None
+        except cache.CacheFileError as err:  # replaced or damaged after the dataset was opened
+            raise cache.CacheFileError(f"{err}; delete the file and open the dataset again to regenerate it") \
+                from None
         return _from_stored(stored, self.return_mesh)
 
 

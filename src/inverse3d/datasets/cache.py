@@ -9,9 +9,16 @@ Layout of a cache (``root/<key>/``, where ``key = params_key(params)`` hashes th
 - ``.lock``: taken (``fcntl.flock``, where the platform has it) while samples are generated, so that several
   processes opening the same dataset (e.g. the ranks of a ``torchrun`` job) generate it once.
 
-Every file is written to a temporary name in the same folder and moved into place with ``os.replace``, so a
-reader never sees half a file and an interrupted generation resumes where it stopped: finished samples stay,
-the rest are generated on the next run.
+Every file is written to a temporary name unique to the process and call (``inverse3d.io.outputs.temp_path``) in the
+same folder and moved into place with ``os.replace``, so a reader never sees half a file and an interrupted
+generation resumes where it stopped: finished samples stay, the rest are generated on the next run.
+
+Nothing found in a cache folder is trusted: a manifest that is not valid JSON or has entries of the wrong types is
+ignored (with a warning) and rebuilt; a sample file is read only when it is a zip archive of stored (uncompressed)
+entries, as ``torch.save`` writes, and then with ``torch.load(weights_only=True)`` (tensors and plain containers,
+never code); a file without a recorded checksum must also pass the dataset's check of its contents. What fails is
+regenerated. Regeneration writes and replaces only the files the cache names (``manifest.json``, ``.lock``, and the
+sample files of the manifest); any other file in the folder is left where it is, untouched (a warning lists them).
 """
 
 from __future__ import annotations
@@ -22,14 +29,24 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
+from inverse3d.io.outputs import temp_path
+
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 CACHE_FORMAT = 1
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class CacheFileError(ValueError):
+    """A cache file that cannot be used (not written by this cache, damaged); the message starts with its path."""
 
 
 def params_key(params: dict[str, Any], length: int = 16) -> str:
@@ -54,7 +71,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -76,21 +93,77 @@ def save_sample(path: str | os.PathLike, sample: dict[str, Any]) -> str:
 
 
 def load_sample(path: str | os.PathLike) -> dict[str, Any]:
-    """Loads a sample written by ``save_sample`` (``weights_only=True``: tensors and plain containers only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Loads a sample written by ``save_sample``: a dict, read with ``weights_only=True`` (tensors and plain
+    containers only, never code).
+
+    The file must be what ``torch.save`` writes, a zip archive whose entries are stored uncompressed: the legacy
+    pickle format and compressed entries (which could expand far beyond the file's size) are refused unread.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CacheFileError: anything else (one line starting with the path).
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise CacheFileError(f"{path}: not a cache sample (not a torch zip archive: {err})") from None
+    if not infos or any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+        raise CacheFileError(f"{path}: not a cache sample (compressed or empty archive)")
+    try:
+        with warnings.catch_warnings():  # torch's notes on foreign pickles: the error below says it all
+            warnings.simplefilter("ignore")
+            sample = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError for code in the pickle, RuntimeError for a damaged archive, ...
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise CacheFileError(f"{path}: not a cache sample ({type(err).__name__}: {first})") from None
+    if not isinstance(sample, dict):
+        raise CacheFileError(f"{path}: not a cache sample (holds a {type(sample).__name__}, not a dict)")
+    return sample
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with the structure of a parsed manifest (module docstring), or None when it is well formed."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, not an object"
+    if manifest.get("format") != CACHE_FORMAT:
+        return f"format {manifest.get('format')!r}, this inverse3d writes {CACHE_FORMAT}"
+    if not isinstance(manifest.get("params"), dict):
+        return "'params' is not an object"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "'files' is not an object"
+    for name, digest in files.items():
+        if Path(name).name != name or name in ("", ".", "..") or not name.endswith(".pt"):
+            return f"'files' names {name!r}, not a sample file of the folder"
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            return f"'files' holds {digest!r} for {name!r}, not a sha256 hex digest"
+    splits = manifest.get("splits")
+    if not isinstance(splits, dict) or not all(
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in splits.values()
+    ):
+        return "'splits' is not an object of lists of sample ids"
+    return None
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
-    """The manifest of a cache folder, or None when it is absent or unreadable (then it is rebuilt)."""
+    """The manifest of a cache folder, or None when it is absent, unreadable or malformed (then it is rebuilt and
+    every file is checked by its contents; a warning names the manifest)."""
     path = Path(folder) / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        warnings.warn(f"{path}: unreadable manifest ({err}); the cache is checked file by file", stacklevel=2)
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        warnings.warn(f"{path}: unreadable manifest ({type(err).__name__}: {str(err)[:200]}); the cache is checked "
+                      "file by file", stacklevel=2)
         return None
-    if not isinstance(manifest, dict) or manifest.get("format") != CACHE_FORMAT:
+    problem = manifest_problem(manifest)
+    if problem is not None:
+        warnings.warn(f"{path}: malformed manifest ({problem}); the cache is checked file by file", stacklevel=2)
         return None
     return manifest
 
@@ -107,7 +180,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    with open(Path(folder) / ".lock", "a+") as f:
+    with open(Path(folder) / LOCK, "a+") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -116,13 +189,17 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
 
 
 def check_files(
-    folder: str | os.PathLike, names: Iterable[str], checksums: dict[str, str]
+    folder: str | os.PathLike,
+    names: Iterable[str],
+    checksums: dict[str, str],
+    validate: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Which of ``names`` must be (re)generated.
 
     A file is good when it exists and its sha256 matches ``checksums``. A file that exists without a recorded
-    checksum (written by a run that stopped before saving the manifest) is good when it loads; a file whose
-    checksum differs is reported in a warning naming it.
+    checksum (written by a run that stopped before saving the manifest, or put there by someone else) is good when
+    ``load_sample`` reads it and ``validate(name, sample)`` (when given) does not raise ``ValueError``; a bad file
+    is reported in a warning naming it, and so is a file whose checksum differs.
 
     Returns:
         (names to generate, {name: sha256} of the good files).
@@ -131,16 +208,20 @@ def check_files(
     todo, good = [], {}
     for name in names:
         path = folder / name
-        if not path.is_file():
+        if path.is_dir():
+            raise CacheFileError(f"{path}: a folder where the cache keeps a sample file; move it out of the cache")
+        if not path.is_file():  # missing, or a dangling link (replaced, the link only)
             todo.append(name)
             continue
         digest = sha256_file(path)
         expected = checksums.get(name)
         if expected is None:
             try:
-                load_sample(path)
-            except Exception as err:  # an unreadable leftover: regenerate it
-                warnings.warn(f"{path}: unreadable cache file ({type(err).__name__}); regenerating it", stacklevel=2)
+                sample = load_sample(path)
+                if validate is not None:
+                    validate(name, sample)
+            except ValueError as err:  # not one of ours, or damaged: regenerate it
+                warnings.warn(f"{err}; regenerating it", stacklevel=2)
                 todo.append(name)
                 continue
         elif digest != expected:

@@ -266,7 +266,8 @@ class R2N2(torch.utils.data.Dataset):
         obj_path = self.shapenet_dir / synset / model / "model.obj"
         if not obj_path.is_file():
             raise FileNotFoundError(f"{obj_path}: ShapeNet mesh not found")
-        verts, faces, _ = load_obj(obj_path, load_textures=self.load_textures)
+        # ShapeNetCore v2 keeps textures in ../images: the user's own dataset may refer outside the model's folder.
+        verts, faces, _ = load_obj(obj_path, load_textures=self.load_textures, allow_external_files=True)
         faces = faces.verts_idx
         if len(faces) == 0:
             raise ValueError(f"{obj_path}: the mesh has no faces")

@@ -8,24 +8,47 @@ weights_only=True)`` reads it and a downloaded file cannot run code:
 - ``"train_config"``: the training options as plain values;
 - ``"model"``, ``"optimizer"``: state dicts; ``"step"``: optimisation steps done;
 - ``"rng"``: one dict per process (rank) of RNG states (``rng_state()``), so ``--resume`` continues exactly;
-- ``"losses"``: the loss of every step so far (for the loss curve).
+- ``"losses"``: the loss of every step so far (for the loss curve);
+- ``"checksums"``: ``{"model/decoder.net.0.weight": sha256 hex, ...}``, one per tensor of the checkpoint (keys are
+  the tensor's path in the dict; the digest covers dtype, shape and bytes). Written by ``save_checkpoint``, verified
+  by ``load_checkpoint``: a changed byte in any tensor is a ``CheckpointError``. A checkpoint written before
+  checksums existed loads with a warning that it cannot be verified.
 
-Errors name the file: a truncated or foreign file, a checkpoint of another model type or other tensor shapes all
-raise ``CheckpointError`` (a ValueError).
+``load_checkpoint`` also validates the stored ``model_config`` (keys, types, ranges, and the parameter count it
+implies, computed arithmetically) before anything is built from it, so a crafted file cannot make inverse3d
+allocate terabytes: at most ``MAX_MODEL_PARAMETERS`` parameters (1e9, about 4 GB of float32 weights; the
+environment variable ``INVERSE3D_MAX_MODEL_PARAMETERS`` raises it).
+
+Errors are one line naming the file: a truncated, empty, random or foreign file, Python objects that would run code,
+a corrupt tensor, an invalid configuration, a checkpoint of another model type or other tensor shapes all raise
+``CheckpointError`` (a ValueError).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 FORMAT = "inverse3d-train"
 VERSION = 1
+CHECKSUMS = "checksums"
+MAX_MODEL_PARAMETERS = 1_000_000_000
+ENV_MAX_MODEL_PARAMETERS = "INVERSE3D_MAX_MODEL_PARAMETERS"
+
+# Parameters of the parts of SingleViewModel (inverse3d.models) that do not depend on the configuration; the tests
+# check these numbers and model_parameter_count against models built for real.
+ENCODER_PARAMETERS = 11_176_512  # torchvision's ResNet-18 without its classifier
+_FEATURES, _HIDDEN_MLP = 512, (1024, 2048)
+# Ranges of the stored configuration: (low, high) per integer key.
+MODEL_CONFIG_RANGES = {"voxel_res": (2, 512), "n_points": (1, 10**6), "ico_level": (0, 7)}
+MODEL_CONFIG_DEFAULTS = {"type": "vox", "voxel_res": 32, "n_points": 2048, "ico_level": 4}
 
 
 class CheckpointError(ValueError):
@@ -69,45 +92,228 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _tensors(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """(path, tensor) for every tensor inside nested dicts, lists and tuples, e.g. ("optimizer/state/0/exp_avg", t)."""
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            if not (prefix == "" and key == CHECKSUMS):
+                yield from _tensors(value, f"{prefix}/{key}" if prefix else str(key))
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _tensors(value, f"{prefix}/{i}" if prefix else str(i))
+
+
+def tensor_digest(tensor: torch.Tensor) -> str:
+    """sha256 (hex) of a tensor's dtype, shape and bytes (CPU copy, contiguous)."""
+    t = tensor.detach().to("cpu").contiguous()
+    h = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
+    if t.numel():
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def tensor_checksums(checkpoint: dict[str, Any]) -> dict[str, str]:
+    """{path: ``tensor_digest``} for every tensor of ``checkpoint`` (its ``"checksums"`` entry excluded)."""
+    return {key: tensor_digest(t) for key, t in _tensors(checkpoint)}
+
+
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
-    """Writes ``checkpoint`` to ``path`` atomically: to ``path.tmp`` first, then ``os.replace`` (a reader or a
-    crash never sees a half-written file). Returns ``path``."""
+    """Writes ``checkpoint``, with the checksums of its tensors added under ``"checksums"``, to ``path``
+    atomically: into a temporary file unique to this process first (``inverse3d.io.outputs.atomic_write``), then
+    ``os.replace`` (a reader or a crash never sees a half-written file, two writers never share a temporary file).
+    Returns ``path``."""
+    from inverse3d.io.outputs import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(checkpoint, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    payload = {k: v for k, v in checkpoint.items() if k != CHECKSUMS}
+    payload[CHECKSUMS] = tensor_checksums(payload)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, write)
     return path
 
 
+def _read_error(path: Path, data_head: bytes, err: Exception) -> CheckpointError:
+    """One line for what ``torch.load`` raised (torch's own text runs over many lines and suggests
+    ``weights_only=False``, which would run whatever code the file holds)."""
+    text = str(err)
+    if "Unsupported global" in text or "not an allowed global" in text or "unrecognized function" in text:
+        return CheckpointError(path, "refused: it holds Python objects other than tensors and plain data (loading "
+                                     "them could run code); inverse3d reads only the checkpoints it writes")
+    if data_head.startswith(b"PK\x03\x04"):
+        return CheckpointError(path, "truncated or damaged checkpoint: its zip archive cannot be read (an "
+                                     "interrupted copy or download?)")
+    if isinstance(err, EOFError):
+        return CheckpointError(path, "truncated checkpoint: the data ends early")
+    return CheckpointError(path, "not a PyTorch checkpoint (random bytes or another format; truncated?)")
+
+
+def _check_checksums(path: Path, ckpt: dict[str, Any]) -> None:
+    stored = ckpt.get(CHECKSUMS)
+    if stored is None:
+        warnings.warn(f"{path}: a checkpoint without checksums (written by an older inverse3d); its tensors cannot "
+                      "be verified", stacklevel=3)
+        return
+    if not isinstance(stored, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in stored.items()):
+        raise CheckpointError(path, "corrupt checkpoint: its 'checksums' entry is not a table of digests")
+    seen = set()
+    for key, tensor in _tensors(ckpt):
+        seen.add(key)
+        if key not in stored:
+            raise CheckpointError(path, f"corrupt checkpoint: tensor {key!r} has no checksum (the file was altered)")
+        if tensor_digest(tensor) != stored[key]:
+            raise CheckpointError(path, f"corrupt checkpoint: tensor {key!r} does not match its checksum (a byte "
+                                        "changed on disk or in transfer); use another copy or retrain")
+    missing = sorted(set(stored) - seen)
+    if missing:
+        raise CheckpointError(path, f"corrupt checkpoint: tensor {missing[0]!r} is missing (it has a checksum)")
+
+
+def max_model_parameters() -> int:
+    """``MAX_MODEL_PARAMETERS``, or ``$INVERSE3D_MAX_MODEL_PARAMETERS`` when set."""
+    text = os.environ.get(ENV_MAX_MODEL_PARAMETERS, "").strip()
+    if not text:
+        return MAX_MODEL_PARAMETERS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 1:
+        raise ValueError(f"environment variable {ENV_MAX_MODEL_PARAMETERS}={text!r}: expected a positive number "
+                         f"of parameters, e.g. {MAX_MODEL_PARAMETERS}")
+    return int(value)
+
+
+def _mlp_parameters(sizes: list[int]) -> int:
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def model_parameter_count(config: dict[str, Any]) -> int:
+    """The parameters ``SingleViewModel(**config)`` would have, computed without building anything.
+
+    ``config`` must already hold valid types (see ``validate_model_config``); works for any size, however large.
+    """
+    kind, R = config["type"], config["voxel_res"]
+    if kind == "vox":
+        decoder = _mlp_parameters([_FEATURES, 1024]) + 1 + _mlp_parameters([1024, R**3])  # Linear, PReLU, Linear
+    elif kind == "vox_conv":
+        channels = 128
+        decoder = _mlp_parameters([_FEATURES, channels * 4**3])
+        c, size = channels, 4
+        while size < R:
+            c_out = max(c // 2, 8)
+            decoder += c * c_out * 4**3 + c_out + 2 * c_out  # ConvTranspose3d(k=4) and BatchNorm3d
+            c, size = c_out, size * 2
+        decoder += c + 1  # Conv3d(c, 1, 1)
+    elif kind == "point":
+        decoder = _mlp_parameters([_FEATURES, *_HIDDEN_MLP, 3 * config["n_points"]])
+    elif kind == "mesh":
+        decoder = _mlp_parameters([_FEATURES, *_HIDDEN_MLP, 3 * (10 * 4 ** config["ico_level"] + 2)])
+    else:  # implicit: ImplicitDecoder(512, hidden=256, n_blocks=5, n_freqs=4)
+        hidden, blocks = 256, 5
+        decoder = (_mlp_parameters([3 + 6 * 4, hidden]) + blocks * _mlp_parameters([_FEATURES, hidden])
+                   + blocks * 2 * _mlp_parameters([hidden, hidden]) + _mlp_parameters([hidden, 1]))
+    return ENCODER_PARAMETERS + decoder
+
+
+def validate_model_config(config: Any, path: str | Path = "model_config") -> dict[str, Any]:
+    """Checks a stored ``model_config`` before any model is built from it.
+
+    Keys must be among ``type``, ``voxel_res``, ``n_points``, ``ico_level`` (missing ones take the model's defaults);
+    ``type`` one of the model types; the others integers in ``MODEL_CONFIG_RANGES`` (``voxel_res`` of ``vox_conv``
+    4 times a power of two); and the model it describes at most ``max_model_parameters()`` parameters.
+
+    Returns:
+        the configuration with defaults filled in.
+    Raises:
+        CheckpointError naming ``path`` and the offending key.
+    """
+    from inverse3d.models.single_view import MODEL_TYPES
+
+    if not isinstance(config, dict):
+        raise CheckpointError(path, f"model_config should be a dict, got {type(config).__name__}")
+    unknown = sorted(str(k) for k in config if k not in MODEL_CONFIG_DEFAULTS)
+    if unknown:
+        raise CheckpointError(path, f"model_config has unknown keys {unknown[:5]} (known: "
+                                    f"{', '.join(MODEL_CONFIG_DEFAULTS)})")
+    config = {**MODEL_CONFIG_DEFAULTS, **config}
+    if not isinstance(config["type"], str) or config["type"] not in MODEL_TYPES:
+        raise CheckpointError(path, f"model_config type {str(config['type'])[:40]!r} is not one of {MODEL_TYPES}")
+    for key, (low, high) in MODEL_CONFIG_RANGES.items():
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise CheckpointError(path, f"model_config {key} should be an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise CheckpointError(path, f"model_config {key} = {value} is outside [{low}, {high}]")
+        config[key] = int(value)
+    R = config["voxel_res"]
+    if config["type"] == "vox_conv" and (R < 4 or R & (R - 1)):
+        raise CheckpointError(path, f"model_config voxel_res = {R}: a vox_conv model needs 4 * 2^k (4, 8, 16, ...)")
+    count, limit = model_parameter_count(config), max_model_parameters()
+    if count > limit:
+        raise CheckpointError(path, f"model_config describes a {config['type']} model of {count:,} parameters "
+                                    f"({4 * count / 2**30:.1f} GiB of float32), over the limit of {limit:,} "
+                                    f"(environment variable {ENV_MAX_MODEL_PARAMETERS}); refused before building it")
+    return config
+
+
 def load_checkpoint(path: str | Path, model_type: str | None = None) -> dict[str, Any]:
-    """Reads a checkpoint with ``weights_only=True`` onto the CPU and checks its format.
+    """Reads a checkpoint with ``weights_only=True`` onto the CPU and checks it: format, version, entries, the
+    checksums of its tensors, and its ``model_config`` (``validate_model_config``, stored back with defaults filled).
 
     Args:
         model_type: when given, the checkpoint must hold a model of this type.
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        CheckpointError: unreadable (truncated, not a checkpoint), another format or version, another model type.
+        CheckpointError (one line naming the file): unreadable (empty, truncated, random bytes, code inside),
+            another format or version, a tensor that does not match its checksum, an invalid or oversized
+            model_config, another model type.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
+    if path.is_dir():
+        raise CheckpointError(path, "is a directory, expected a checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        raise CheckpointError(path, f"cannot be read ({err.strerror or type(err).__name__})") from err
+    if not head:
+        raise CheckpointError(path, "is empty (0 bytes), not a checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:
+        raise CheckpointError(path, f"cannot be read ({err.strerror or type(err).__name__})") from err
     except Exception as err:  # truncated zip, pickle with code in it, random bytes ...
-        raise CheckpointError(path, f"cannot read the checkpoint (truncated or not a checkpoint): {err}") from err
+        raise _read_error(path, head, err) from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(path, f"not an inverse3d training checkpoint (no format {FORMAT!r})")
     if ckpt.get("version") != VERSION:
-        raise CheckpointError(path, f"checkpoint version {ckpt.get('version')!r}, this inverse3d reads {VERSION}")
+        raise CheckpointError(path, f"checkpoint version {repr(ckpt.get('version'))[:20]}, this inverse3d reads "
+                                    f"{VERSION}")
     for key in ("model_config", "model", "step"):
         if key not in ckpt:
             raise CheckpointError(path, f"the checkpoint has no {key!r} entry")
-    found = ckpt["model_config"].get("type")
+    _check_checksums(path, ckpt)
+    step = ckpt["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(path, f"step should be a non-negative integer, got {repr(step)[:20]}")
+    model = ckpt["model"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in model.items()):
+        raise CheckpointError(path, "the 'model' entry is not a table of named tensors")
+    ckpt["model_config"] = validate_model_config(ckpt["model_config"], path)
+    found = ckpt["model_config"]["type"]
     if model_type is not None and found != model_type:
         raise CheckpointError(path, f"holds a {found!r} model, but a {model_type!r} model was asked for")
     return ckpt
@@ -124,6 +330,10 @@ def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor], pat
              for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
     if wrong:
         raise CheckpointError(path, "model weights have other shapes: " + "; ".join(wrong[:5]))
+    not_finite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if not_finite:
+        raise CheckpointError(path, f"model weights contain NaN or inf (in {not_finite[:3]}): the training diverged "
+                                    "or the file is damaged")
     model.load_state_dict(state)
 
 
@@ -131,10 +341,11 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu", 
     """Rebuilds the ``SingleViewModel`` saved in ``path`` (in eval mode on ``device``); returns (model, checkpoint)."""
     from inverse3d.models.single_view import SingleViewModel
 
-    ckpt = load_checkpoint(path, model_type)
+    ckpt = load_checkpoint(path, model_type)  # model_config validated there, before anything is built
     try:
         model = SingleViewModel(**ckpt["model_config"])
     except (TypeError, ValueError) as err:
-        raise CheckpointError(path, f"cannot build the model {ckpt['model_config']}: {err}") from err
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(path, f"cannot build the model {ckpt['model_config']}: {text}") from err
     load_model_state(model, ckpt["model"], path)
     return model.to(device).eval(), ckpt

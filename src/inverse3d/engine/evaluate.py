@@ -8,7 +8,9 @@ none).
 
 ``evaluate(config)`` writes into ``out_dir``: ``metrics.csv`` (one row per shape), ``metrics.json`` (means and
 per-shape rows), ``f1.png`` (mean F1 against the threshold), ``gallery/*.gif`` (input image, ground truth and
-prediction turning side by side, for the chosen examples) and ``index.html`` showing it all.
+prediction turning side by side, for the chosen examples) and ``index.html`` showing it all, each file atomically,
+while holding ``OutputLock(out_dir)`` (a second process writing there fails at once with "in use by PID ...").
+Options are checked before any work (``EvalConfig.check``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class EvalConfig:
     """Options of ``inverse3d eval``: which checkpoint, on which shapes, and what to write."""
 
     checkpoint: Path = Path("out/train/checkpoint.pt")
-    """Checkpoint written by ``inverse3d train``."""
+    """Checkpoint written by ``inverse3d train`` (a file)."""
     split: str = "test"
     """Split of the built-in dataset to evaluate on: train, val or test."""
     data_root: Path | None = None
@@ -42,7 +44,7 @@ class EvalConfig:
     batch_size: int = 16
     """Shapes per forward pass."""
     thresholds: tuple[float, ...] = THRESHOLDS
-    """Distance thresholds of the F1 scores (units of a shape with bounding-box diagonal 1)."""
+    """Distance thresholds of the F1 scores (units of a shape with bounding-box diagonal 1), each > 0."""
     n_eval_points: int = 5000
     """Points sampled on predicted meshes (and meshed voxel grids) for F1 and chamfer."""
     gallery: tuple[int, ...] = (0, 1, 2, 3)
@@ -52,13 +54,58 @@ class EvalConfig:
     render_size: int = 128
     """Side of gallery frames in pixels."""
     out_dir: Path = Path("out/eval")
-    """Folder for metrics.csv, metrics.json, f1.png, gallery/ and index.html."""
+    """Folder for metrics.csv, metrics.json, f1.png, gallery/ and index.html (locked while evaluating)."""
     device: str = "cpu"
     """Torch device."""
     seed: int = 0
     """Seed of the point sampling on predictions."""
     progress: bool = True
     """Show a progress bar."""
+
+    def check(self) -> None:
+        """Raises ``ValueError`` (one line naming the option) for options that cannot work; called before any work.
+        The checkpoint itself is checked by ``evaluate`` (``check_checkpoint_file``)."""
+        from inverse3d.engine.train import check_folder, check_int
+
+        if self.split not in ("train", "val", "test"):
+            raise ValueError(f"--split {self.split!r}: choose train, val or test")
+        if self.max_shapes is not None:
+            check_int("--max-shapes", self.max_shapes, 1)
+        check_int("--batch-size", self.batch_size, 1)
+        thresholds = tuple(self.thresholds) if isinstance(self.thresholds, (tuple, list)) else None
+        if not thresholds:
+            raise ValueError(f"--thresholds: give at least one distance threshold, got {self.thresholds!r}")
+        for t in thresholds:
+            if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or t <= 0:
+                raise ValueError(f"--thresholds {t!r}: every threshold must be a finite number > 0")
+        labels = [f"{float(t):g}" for t in thresholds]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"--thresholds: a threshold is given twice in {' '.join(labels)}")
+        check_int("--n-eval-points", self.n_eval_points, 1, 10**6)
+        for i in self.gallery:
+            check_int("--gallery", i, 0)
+        check_int("--n-frames", self.n_frames, 1, 3600)
+        check_int("--render-size", self.render_size, 8, 2048)
+        check_int("--seed", self.seed, 0)
+        check_folder("--out-dir", self.out_dir)
+        if self.data_root is not None:
+            check_folder("--data-root", self.data_root)
+
+
+def check_checkpoint_file(path: str | Path, option: str = "--checkpoint") -> Path:
+    """``path`` as a Path when it names an existing file; a one-line error naming ``option`` otherwise."""
+    text = str(path)
+    if not text.strip():
+        raise ValueError(f"{option}: empty path")
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a checkpoint file ({option}; inverse3d train writes "
+                         "OUT_DIR/checkpoint.pt)")
+    if not path.is_file():
+        if path.exists():
+            raise ValueError(f"{path}: not a regular file ({option})")
+        raise FileNotFoundError(f"{path}: no such checkpoint ({option})")
+    return path
 
 
 @dataclass
@@ -121,21 +168,30 @@ def evaluate_model(
     name: str = "model",
 ) -> EvalResult:
     """Scores ``model`` (a ``SingleViewModel``) on ``dataset`` (items with meshes for the gallery) and writes the
-    files of the module docstring into ``config.out_dir``."""
+    files of the module docstring into ``config.out_dir``, holding its lock."""
+    from inverse3d.io.outputs import OutputLock
+
+    config.check()
+    n = len(dataset) if config.max_shapes is None else min(config.max_shapes, len(dataset))
+    if n < 1:
+        raise ValueError("nothing to evaluate: the split is empty")
+    with OutputLock(Path(config.out_dir), is_dir=True):
+        return _evaluate_model(model, dataset, config, name, n)
+
+
+def _evaluate_model(model: torch.nn.Module, dataset, config: EvalConfig, name: str, n: int) -> EvalResult:
     from tqdm.auto import tqdm
 
     from inverse3d.datasets.builtin import collate_batch
     from inverse3d.engine.metrics import chamfer_l2, f1_scores, surface_points, voxel_iou
     from inverse3d.engine.plots import plot_f1_curves
+    from inverse3d.io.outputs import atomic_write
 
     t0 = time.perf_counter()
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
     model = model.to(device).eval()
-    n = len(dataset) if config.max_shapes is None else min(config.max_shapes, len(dataset))
-    if n < 1:
-        raise ValueError("nothing to evaluate: the split is empty")
     thresholds = tuple(float(t) for t in config.thresholds)
     gallery = [i for i in config.gallery if 0 <= i < n]
     rows: list[dict[str, Any]] = []
@@ -175,14 +231,17 @@ def evaluate_model(
                for k in keys}
     summary["n_shapes"] = float(len(rows))
     files: dict[str, Path] = {}
-    files["csv"] = out / "metrics.csv"
-    with open(files["csv"], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    files["json"] = out / "metrics.json"
-    files["json"].write_text(json.dumps({"model": name, "summary": summary, "thresholds": thresholds, "rows": rows},
-                                        indent=1, default=float))
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    files["csv"] = atomic_write(out / "metrics.csv", write_csv)
+    text = json.dumps({"model": name, "summary": summary, "thresholds": thresholds, "rows": rows}, indent=1,
+                      default=float)
+    files["json"] = atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(text))
     files["f1_plot"] = plot_f1_curves(out / "f1.png", thresholds, {name: [summary[f"f1@{t:g}"] for t in thresholds]})
     gallery_files = write_gallery(out / "gallery", shown, config, model.type)
     files.update({f"gallery_{i}": p for i, p in gallery_files.items()})
@@ -253,16 +312,36 @@ def print_table(names_to_summary: dict[str, dict[str, float]], thresholds: Seque
 
 
 def evaluate(config: EvalConfig) -> EvalResult:
-    """Loads ``config.checkpoint``, builds the split it was trained on (same data parameters) and evaluates it."""
-    from inverse3d.engine.checkpoint import model_from_checkpoint
+    """Loads ``config.checkpoint``, builds the split it was trained on (same data parameters) and evaluates it.
+
+    Raises:
+        ValueError: an option that cannot work (``EvalConfig.check``); ``--checkpoint`` a folder; before any work.
+        FileNotFoundError: no checkpoint file.
+        CheckpointError: a checkpoint that cannot be used, including a stored training configuration whose data
+            options are out of range.
+        OutputInUseError: another process is writing into ``out_dir``.
+    """
+    from inverse3d.engine.checkpoint import CheckpointError, model_from_checkpoint
     from inverse3d.engine.data import make_dataset
     from inverse3d.engine.train import config_from_plain
+    from inverse3d.io.outputs import OutputLock
 
-    model, ckpt = model_from_checkpoint(config.checkpoint, device=config.device)
-    overrides = {"data_root": Path(config.data_root)} if config.data_root is not None else {}
-    train_config = config_from_plain(ckpt.get("train_config", {}), **overrides)
-    if config.split not in ("train", "val", "test"):
-        raise ValueError(f"split must be train, val or test; got {config.split!r}")
-    dataset = make_dataset(train_config, config.split, return_mesh=True, progress=config.progress)
-    name = f"{model.type} (step {ckpt['step']})"
-    return evaluate_model(model, dataset, config, name)
+    config.check()
+    path = check_checkpoint_file(config.checkpoint)
+    model, ckpt = model_from_checkpoint(path, device=config.device)
+    overrides: dict[str, Any] = {"out_dir": Path(config.out_dir)}  # the training run's folder plays no part here
+    if config.data_root is not None:
+        overrides["data_root"] = Path(config.data_root)
+    stored = ckpt.get("train_config", {})
+    try:
+        if not isinstance(stored, dict):
+            raise ValueError(f"a {type(stored).__name__}, not a dict")
+        train_config = config_from_plain(stored, **overrides)
+        # the stored options decide which data is generated: they must pass the same checks as train's
+        train_config.check()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(path, f"unusable training configuration stored in the checkpoint: {err}") from None
+    with OutputLock(Path(config.out_dir), is_dir=True):
+        dataset = make_dataset(train_config, config.split, return_mesh=True, progress=config.progress)
+        name = f"{model.type} (step {ckpt['step']})"
+        return evaluate_model(model, dataset, config, name)

@@ -1,12 +1,19 @@
-"""Plots of training and evaluation (matplotlib with the Agg backend, written to PNG) and side-by-side frames."""
+"""Plots of training and evaluation (matplotlib with the Agg backend, written to PNG) and side-by-side frames.
+
+Every PNG is written atomically through a temporary name unique to the process (``inverse3d.io.outputs``), so a
+reader never sees half a file and two writers never mix their bytes (the engine's GIFs go through
+``inverse3d.viz.images.save_frames``, which does the same).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+
+from inverse3d.io.outputs import atomic_write
 
 
 def _pyplot():
@@ -29,11 +36,15 @@ def smooth(values: Sequence[float], window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+def _save_figure(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
 def plot_loss_curve(path: str | Path, losses: Sequence[float], title: str = "loss", log: bool = True) -> Path:
     """Writes the loss of every step (thin) and its running mean (thick) to a PNG; returns the path."""
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     steps = np.arange(1, len(losses) + 1)
     v = np.asarray(losses, dtype=np.float64)
@@ -48,9 +59,10 @@ def plot_loss_curve(path: str | Path, losses: Sequence[float], title: str = "los
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        return _save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def plot_f1_curves(
@@ -59,7 +71,6 @@ def plot_f1_curves(
     """Writes F1 (percent) against the distance threshold, one line per name in ``curves``, to a PNG."""
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
     for name, f1 in curves.items():
         ax.plot(list(thresholds), list(f1), marker="o", label=name)
@@ -70,9 +81,10 @@ def plot_f1_curves(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        return _save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def side_by_side(*videos: torch.Tensor | np.ndarray, pad: int = 4) -> np.ndarray:

@@ -7,13 +7,19 @@ then runs ``iterations`` steps with a tqdm bar showing the loss, and writes into
   current step finishes, the checkpoint is written, then ``TrainingInterrupted`` is raised); always atomically;
 - ``loss.png``, the loss curve.
 
+A finished run is never replaced by accident: when ``out_dir/checkpoint.pt`` exists, ``train`` refuses to start
+unless ``resume=True`` (continue it) or ``overwrite=True`` (start afresh; the old checkpoint is removed once the new
+run is ready to take its first step). The options are checked before any work (``TrainConfig.check``), and the
+process holds ``OutputLock(out_dir)`` for the whole run, so a second ``train`` (or ``eval``, ``fit``) into the same
+folder fails at once with "in use by PID ..." instead of interleaving files.
+
 ``resume=True`` continues from ``out_dir/checkpoint.pt`` exactly where it stopped: weights, optimiser state, step,
 the RNG states of torch, numpy and Python, and the batch order (``ResumableBatchSampler``), so N steps straight and
 k steps + resume + N - k steps give the same weights.
 
 Several processes: run the same command under ``torchrun --nproc_per_node P``. Each process takes its share of every
 epoch and ``batch_size`` shapes per step, gradients are averaged by ``DistributedDataParallel`` (gloo on the CPU,
-NCCL on CUDA), and only rank 0 writes files and shows the bar.
+NCCL on CUDA), and only rank 0 writes files, holds the output lock and shows the bar.
 
 Losses by model type: ``vox`` / ``vox_conv``: class-balanced BCE on the voxels, occupied cells weighted by
 ``0.5 / mean occupancy of the training set`` (fixed at the start, kept in the model as ``logit_shift`` = its log so
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import random
 import signal
@@ -60,6 +67,7 @@ from inverse3d.engine.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    validate_model_config,
 )
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -84,10 +92,14 @@ class TrainConfig:
     """Write out_dir/checkpoint.pt every this many steps (also at the end and when interrupted)."""
     resume: bool = False
     """Continue from out_dir/checkpoint.pt (exactly: weights, optimiser, step, RNG states and data order)."""
+    overwrite: bool = False
+    """Start afresh even though out_dir/checkpoint.pt exists, replacing it (without this or --resume, train refuses
+    to touch an existing checkpoint)."""
     out_dir: Path = Path("out/train")
-    """Folder for checkpoint.pt, loss.png and config.json."""
+    """Folder for checkpoint.pt, loss.png and config.json (locked while training: one run per folder)."""
     device: str = "cpu"
-    """Torch device (cpu, cuda, cuda:1); under torchrun with CUDA each process takes cuda:LOCAL_RANK."""
+    """Torch device (cpu, cuda, cuda:1; the command line also takes auto); under torchrun with CUDA each process
+    takes cuda:LOCAL_RANK."""
     workers: int = 0
     """Data loader worker processes (and dataset generation processes on first use)."""
     data_root: Path = Path("data/procedural")
@@ -101,18 +113,18 @@ class TrainConfig:
     n_test: int = 100
     """Test shapes per category."""
     image_size: int = 137
-    """Input image side in pixels (137 as R2N2)."""
+    """Input image side in pixels (137 as R2N2), 8 to 1024."""
     voxel_res: int = 32
-    """Voxel grid side of the data and of vox / vox_conv / implicit predictions."""
+    """Voxel grid side of the data and of vox / vox_conv / implicit predictions, 2 to 128."""
     data_points: int = 5000
-    """Surface samples stored per shape (ground truth of the point and mesh losses and of F1)."""
+    """Surface samples stored per shape (ground truth of the point and mesh losses and of F1), at most 10^6."""
     data_seed: int = 0
     """Seed of the dataset (which shapes and views)."""
     n_points: int = 2048
     """Points predicted by the point decoder; points sampled on predicted meshes per step; ground-truth points
     used per shape and step by the chamfer losses (a random subset of the stored samples)."""
     ico_level: int = 4
-    """Subdivision level of the mesh decoder's ico-sphere (4: 2562 vertices)."""
+    """Subdivision level of the mesh decoder's ico-sphere (4: 2562 vertices), 0 to 6."""
     w_chamfer: float = 1.0
     """Weight of the chamfer term (mesh)."""
     w_smooth: float = 0.2
@@ -133,6 +145,88 @@ class TrainConfig:
         """The ``SingleViewModel`` arguments this config asks for (stored in checkpoints)."""
         return dict(type=self.type, voxel_res=self.voxel_res, n_points=self.n_points, ico_level=self.ico_level)
 
+    def check(self) -> None:
+        """Raises ``ValueError`` (one line naming the option, as on the command line) for options that cannot
+        work: called by ``train`` before any work and before any folder is created."""
+        from inverse3d.datasets.procedural import CATEGORIES
+        from inverse3d.models.single_view import MODEL_TYPES
+
+        if self.type not in MODEL_TYPES:
+            raise ValueError(f"--type {self.type!r}: unknown model type; choose one of {', '.join(MODEL_TYPES)}")
+        check_int("--batch-size", self.batch_size, 1)
+        check_int("--iterations", self.iterations, 1)
+        check_int("--checkpoint-every", self.checkpoint_every, 1)
+        check_int("--seed", self.seed, 0)
+        check_int("--workers", self.workers, 0, 256)
+        check_int("--n-train", self.n_train, 1)
+        check_int("--n-val", self.n_val, 0)
+        check_int("--n-test", self.n_test, 0)
+        check_int("--image-size", self.image_size, 8, 1024)
+        check_int("--voxel-res", self.voxel_res, 2, 128)
+        check_int("--data-points", self.data_points, 1, 10**6)
+        check_int("--data-seed", self.data_seed, 0)
+        check_int("--n-points", self.n_points, 1, 10**6)
+        check_int("--ico-level", self.ico_level, 0, 6)
+        check_int("--n-queries", self.n_queries, 1, 10**6)
+        check_float("--lr", self.lr, positive=True)
+        check_float("--w-chamfer", self.w_chamfer)
+        check_float("--w-smooth", self.w_smooth)
+        if self.max_minutes is not None:
+            check_float("--max-minutes", self.max_minutes)
+        categories = (self.categories,) if isinstance(self.categories, str) else tuple(self.categories)
+        if not categories:
+            raise ValueError(f"--categories: name at least one of {', '.join(CATEGORIES)}")
+        for c in categories:
+            if c not in CATEGORIES:
+                raise ValueError(f"--categories: unknown category {c!r}; choose from {', '.join(CATEGORIES)}")
+        if len(set(categories)) != len(categories):
+            raise ValueError(f"--categories: a category is named twice in {' '.join(categories)}")
+        try:  # the model must be one that eval can load again (same rules, same size limit)
+            validate_model_config(self.model_config())
+        except CheckpointError as err:
+            option = {"vox": "--voxel-res", "vox_conv": "--voxel-res", "point": "--n-points",
+                      "mesh": "--ico-level"}.get(self.type, "--type")
+            raise ValueError(f"--type {self.type} {option}: {err.problem}") from None
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite contradict each other: continue the checkpoint or replace it")
+        check_folder("--out-dir", self.out_dir)
+        check_folder("--data-root", self.data_root)
+
+
+def check_int(option: str, value: Any, low: int | None = None, high: int | None = None) -> None:
+    """Raises ``ValueError`` naming ``option`` unless ``value`` is an int (not a bool) in [low, high]."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{option}: expected an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{option} {value}: must be at least {low}")
+    if high is not None and value > high:
+        raise ValueError(f"{option} {value}: must be at most {high}")
+
+
+def check_float(option: str, value: Any, positive: bool = False) -> None:
+    """Raises ``ValueError`` naming ``option`` unless ``value`` is a finite number, >= 0 (> 0 with ``positive``)."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{option}: expected a number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{option} {value}: must be a finite number {'> 0' if positive else '>= 0'}")
+
+
+def check_folder(option: str, path: Any) -> None:
+    """Raises ``ValueError`` naming ``option`` when ``path`` is empty, is a file, or lies below a file (creating
+    it would fail half-way). Creates nothing."""
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if text is None:
+        raise ValueError(f"{option}: expected a folder path, got {path!r}")
+    if not str(text).strip():
+        raise ValueError(f"{option}: empty path")
+    folder = Path(text)
+    for p in (folder, *folder.absolute().parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is a file" if p == folder else f"lies below {p}, a file"
+                raise ValueError(f"{option} {folder}: {where}, not a folder")
+            return
+
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped by Ctrl-C or SIGTERM after writing its checkpoint (``path``)."""
@@ -140,6 +234,21 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, path: Path | None, step: int) -> None:
         super().__init__(f"training interrupted at step {step}; checkpoint: {path}")
         self.path, self.step = path, step
+
+
+def check_checkpoint_target(config: TrainConfig) -> Path:
+    """Where the run's checkpoint goes, after checking that starting there loses nothing: an existing checkpoint
+    needs ``resume`` or ``overwrite``; ``resume`` needs one. Returns the path. Creates nothing."""
+    path = Path(config.out_dir) / CHECKPOINT_NAME
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder where the checkpoint goes; move it away or choose another --out-dir")
+    if config.resume:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no checkpoint to --resume from (start without --resume)")
+    elif path.exists() and not config.overwrite:
+        raise ValueError(f"{path}: a checkpoint exists already; continue it with --resume or replace it with "
+                         "--overwrite (or choose another --out-dir)")
+    return path
 
 
 @dataclass
@@ -318,22 +427,44 @@ def train(config: TrainConfig) -> TrainResult:
     """Trains the model described by ``config`` (module docstring); returns a ``TrainResult``.
 
     Raises:
+        ValueError: an option that cannot work (``TrainConfig.check``), or an existing checkpoint without
+            ``resume`` / ``overwrite``; before any work.
+        FileNotFoundError: ``resume`` without a checkpoint.
+        OutputInUseError: another process is writing into ``out_dir``.
         TrainingInterrupted: after Ctrl-C / SIGTERM, once the checkpoint is written.
         CheckpointError: ``resume`` with a checkpoint that is corrupt or holds another model.
     """
+    from inverse3d.io.outputs import OutputLock
+
+    config.check()
+    ckpt_path = check_checkpoint_target(config)
+    t0 = time.perf_counter()
+    dist_info = _setup_distributed(config.device)
+    # Rank 0 alone writes, so rank 0 alone locks; a second job into the same folder fails on its rank 0.
+    lock = OutputLock(Path(config.out_dir), is_dir=True) if dist_info.rank == 0 else None
+    try:
+        if lock is not None:
+            lock.acquire()
+        return _train(config, ckpt_path, dist_info, t0)
+    finally:
+        try:
+            if lock is not None:
+                lock.release()
+        finally:
+            if dist_info.initialised_here:
+                torch.distributed.destroy_process_group()
+
+
+def _train(config: TrainConfig, ckpt_path: Path, dist_info: _Dist, t0: float) -> TrainResult:
+    """The body of ``train``, with the options checked, the processes joined and the output locked."""
     from tqdm.auto import tqdm
 
     from inverse3d.datasets.builtin import collate_batch
     from inverse3d.engine.data import ResumableBatchSampler, make_dataset, to_device
     from inverse3d.engine.plots import plot_loss_curve
+    from inverse3d.io.outputs import atomic_write
     from inverse3d.models.single_view import SingleViewModel
 
-    if config.iterations < 0:
-        raise ValueError(f"iterations must be >= 0; got {config.iterations}")
-    if config.checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be positive; got {config.checkpoint_every}")
-    t0 = time.perf_counter()
-    dist_info = _setup_distributed(config.device)
     rank, world = dist_info.rank, dist_info.world_size
     is_main = rank == 0
     device = torch.device(config.device)
@@ -341,135 +472,133 @@ def train(config: TrainConfig) -> TrainResult:
         device = torch.device("cuda", dist_info.local_rank)
         torch.cuda.set_device(device)
     out = Path(config.out_dir)
-    ckpt_path = out / CHECKPOINT_NAME
-    try:
-        # Data: rank 0 generates the cache first, the others then open it.
-        if is_main:
-            dataset = make_dataset(config, "train", progress=config.progress)
+    ckpt = None
+    if config.resume:  # read and checked before the (possibly long) dataset generation
+        ckpt = load_checkpoint(ckpt_path, model_type=config.type)
+        if ckpt["model_config"] != config.model_config():
+            raise CheckpointError(ckpt_path, f"holds a model {ckpt['model_config']}, the config asks for "
+                                             f"{config.model_config()}")
+    # Data: rank 0 generates the cache first, the others then open it.
+    if is_main:
+        dataset = make_dataset(config, "train", progress=config.progress)
+    if dist_info.enabled:
+        torch.distributed.barrier()
+    if not is_main:
+        dataset = make_dataset(config, "train", progress=False)
+
+    _seed_everything(config.seed)
+    model = SingleViewModel(**config.model_config(), pretrained=config.pretrained).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    step, losses = 0, []
+    if config.type in ("vox", "vox_conv"):
+        occupancy = mean_occupancy(dataset)
+        if occupancy <= 0:
+            raise ValueError("the training voxels are all empty")
+        model.logit_shift.fill_(float(np.log(0.5 / occupancy)))
+    _seed_everything(config.seed * 7919 + rank + 1)  # the sampling in the losses differs per process
+    if ckpt is not None:
+        load_model_state(model, ckpt["model"], ckpt_path)
+        try:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(ckpt_path, f"optimiser state does not fit the model: {err}") from err
+        step, losses = int(ckpt["step"]), list(ckpt.get("losses", []))
+        states = ckpt.get("rng", [])
+        if len(states) == world:
+            set_rng_state(states[rank])
+        elif is_main:
+            print(f"warning: {ckpt_path} was written by {len(states)} process(es), now {world}: "
+                  "random states are re-seeded, the run will not match an uninterrupted one exactly")
+
+    core = model
+    if dist_info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sampler = ResumableBatchSampler(len(dataset), config.batch_size, config.seed, rank, world, start_step=step)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch,
+                                         num_workers=config.workers, pin_memory=device.type == "cuda",
+                                         # its own generator: creating the iterator must not draw from the
+                                         # global one, or a resumed run would not match
+                                         generator=torch.Generator().manual_seed(config.seed))
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if config.overwrite and not config.resume and ckpt_path.is_file():
+            ckpt_path.unlink()  # --overwrite: the old run goes only now that the new one is ready to start
+        text = json.dumps(config_to_plain(config), indent=2)
+        atomic_write(out / "config.json", lambda tmp: tmp.write_text(text))
+
+    saved_step = -1
+
+    def checkpoint() -> Path | None:
+        """Writes the checkpoint (rank 0) after gathering every process's RNG states (a collective call)."""
+        nonlocal saved_step
+        saved_step = step
+        states = rng_state()
         if dist_info.enabled:
-            torch.distributed.barrier()
-        if not is_main:
-            dataset = make_dataset(config, "train", progress=False)
+            gathered: list[Any] = [None] * world
+            torch.distributed.all_gather_object(gathered, states)
+        else:
+            gathered = [states]
+        if not is_main or not config.save:
+            return None
+        save_checkpoint(ckpt_path, {
+            "format": FORMAT,
+            "version": VERSION,
+            "model_config": core.config,
+            "train_config": config_to_plain(config),
+            "model": core.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "rng": gathered,
+            "losses": losses,
+        })
+        return ckpt_path
 
-        _seed_everything(config.seed)
-        model = SingleViewModel(**config.model_config(), pretrained=config.pretrained).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        step, losses = 0, []
-        if config.type in ("vox", "vox_conv"):
-            occupancy = mean_occupancy(dataset)
-            if occupancy <= 0:
-                raise ValueError("the training voxels are all empty")
-            model.logit_shift.fill_(float(np.log(0.5 / occupancy)))
-        _seed_everything(config.seed * 7919 + rank + 1)  # the sampling in the losses differs per process
-        if config.resume:
-            if not ckpt_path.is_file():
-                raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-            ckpt = load_checkpoint(ckpt_path, model_type=config.type)
-            if ckpt["model_config"] != config.model_config():
-                raise CheckpointError(ckpt_path, f"holds a model {ckpt['model_config']}, the config asks for "
-                                                 f"{config.model_config()}")
-            load_model_state(model, ckpt["model"], ckpt_path)
-            try:
-                optimizer.load_state_dict(ckpt["optimizer"])
-            except (ValueError, KeyError, RuntimeError) as err:
-                raise CheckpointError(ckpt_path, f"optimiser state does not fit the model: {err}") from err
-            step, losses = int(ckpt["step"]), list(ckpt.get("losses", []))
-            states = ckpt.get("rng", [])
-            if len(states) == world:
-                set_rng_state(states[rank])
-            elif is_main:
-                print(f"warning: {ckpt_path} was written by {len(states)} process(es), now {world}: "
-                      "random states are re-seeded, the run will not match an uninterrupted one exactly")
-
-        core = model
-        if dist_info.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
-            model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-        sampler = ResumableBatchSampler(len(dataset), config.batch_size, config.seed, rank, world, start_step=step)
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch,
-                                             num_workers=config.workers, pin_memory=device.type == "cuda",
-                                             # its own generator: creating the iterator must not draw from the
-                                             # global one, or a resumed run would not match
-                                             generator=torch.Generator().manual_seed(config.seed))
-        if is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.json").write_text(json.dumps(config_to_plain(config), indent=2))
-
-        saved_step = -1
-
-        def checkpoint() -> Path | None:
-            """Writes the checkpoint (rank 0) after gathering every process's RNG states (a collective call)."""
-            nonlocal saved_step
-            saved_step = step
-            states = rng_state()
+    files: dict[str, Path] = {}
+    model.train()
+    bar = tqdm(total=config.iterations, initial=min(step, config.iterations), desc=f"train {config.type}",
+               disable=not (config.progress and is_main), dynamic_ncols=True)
+    written: Path | None = None
+    deadline = None if config.max_minutes is None else time.perf_counter() + 60.0 * config.max_minutes
+    with _StopFlag() as stop:
+        batches = iter(loader)
+        while step < config.iterations:
+            batch = to_device(next(batches), device)
+            loss = training_loss(model, core, batch, config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            report = torch.stack([loss.detach().float().cpu(), torch.tensor(float(stop.set))])
             if dist_info.enabled:
-                gathered: list[Any] = [None] * world
-                torch.distributed.all_gather_object(gathered, states)
-            else:
-                gathered = [states]
-            if not is_main or not config.save:
-                return None
-            save_checkpoint(ckpt_path, {
-                "format": FORMAT,
-                "version": VERSION,
-                "model_config": core.config,
-                "train_config": config_to_plain(config),
-                "model": core.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": step,
-                "rng": gathered,
-                "losses": losses,
-            })
-            return ckpt_path
-
-        files: dict[str, Path] = {}
-        model.train()
-        bar = tqdm(total=config.iterations, initial=min(step, config.iterations), desc=f"train {config.type}",
-                   disable=not (config.progress and is_main), dynamic_ncols=True)
-        written: Path | None = None
-        deadline = None if config.max_minutes is None else time.perf_counter() + 60.0 * config.max_minutes
-        with _StopFlag() as stop:
-            batches = iter(loader)
-            while step < config.iterations:
-                batch = to_device(next(batches), device)
-                loss = training_loss(model, core, batch, config)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                report = torch.stack([loss.detach().float().cpu(), torch.tensor(float(stop.set))])
-                if dist_info.enabled:
-                    torch.distributed.all_reduce(report)  # mean loss over processes; anyone stopping stops all
-                    report[0] /= world
-                losses.append(float(report[0]))
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                if report[1] > 0:
-                    written = checkpoint()
-                    if is_main:
-                        plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
-                    bar.close()
-                    raise TrainingInterrupted(written, step)
-                out_of_time = torch.tensor(float(deadline is not None and time.perf_counter() > deadline))
-                if dist_info.enabled:
-                    torch.distributed.broadcast(out_of_time, src=0)  # rank 0's clock decides for everyone
-                if out_of_time > 0:
-                    if is_main:
-                        bar.write(f"stopping after {config.max_minutes} minutes at step {step} (--max-minutes)")
-                    break
-                if step % config.checkpoint_every == 0 or step == config.iterations:
-                    written = checkpoint()
-        bar.close()
-        if saved_step != step and step > 0:  # e.g. resumed at the end already
-            written = checkpoint()
-        if is_main:
-            if config.save:
-                files["checkpoint"] = ckpt_path
-            if losses:
-                files["loss"] = plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
-        return TrainResult(core, losses, step, written, files, time.perf_counter() - t0, rank)
-    finally:
-        if dist_info.initialised_here:
-            torch.distributed.destroy_process_group()
+                torch.distributed.all_reduce(report)  # mean loss over processes; anyone stopping stops all
+                report[0] /= world
+            losses.append(float(report[0]))
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if report[1] > 0:
+                written = checkpoint()
+                if is_main:
+                    plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
+                bar.close()
+                raise TrainingInterrupted(written, step)
+            out_of_time = torch.tensor(float(deadline is not None and time.perf_counter() > deadline))
+            if dist_info.enabled:
+                torch.distributed.broadcast(out_of_time, src=0)  # rank 0's clock decides for everyone
+            if out_of_time > 0:
+                if is_main:
+                    bar.write(f"stopping after {config.max_minutes} minutes at step {step} (--max-minutes)")
+                break
+            if step % config.checkpoint_every == 0 or step == config.iterations:
+                written = checkpoint()
+    bar.close()
+    if saved_step != step and step > 0:  # e.g. resumed at the end already
+        written = checkpoint()
+    if is_main:
+        if config.save:
+            files["checkpoint"] = ckpt_path
+        if losses:
+            files["loss"] = plot_loss_curve(out / "loss.png", losses, f"train {config.type}")
+    return TrainResult(core, losses, step, written, files, time.perf_counter() - t0, rank)

@@ -53,27 +53,66 @@ def source_name(f: PathOrFile) -> str:
     return str(getattr(f, "name", "<file object>"))
 
 
-def read_source(f: PathOrFile) -> tuple[bytes, str, Path | None]:
+def check_file(path: str | os.PathLike, expected: str = "a mesh file") -> Path:
+    """``path`` as a Path after checking that it names an existing file (not a folder).
+
+    Raises:
+        MeshFileNotFoundError: nothing there; MeshFileError: "PATH: is a directory, expected a mesh file".
+    """
+    name = os.fspath(path)
+    p = Path(path)
+    try:
+        exists = p.exists()
+    except OSError as err:  # e.g. a name too long, a parent without search permission
+        raise MeshFileError(name, f"cannot be accessed ({err.strerror or err})") from None
+    if not exists:
+        raise MeshFileNotFoundError(name)
+    if p.is_dir():
+        raise MeshFileError(name, f"is a directory, expected {expected}")
+    return p
+
+
+def read_error(name: str, err: OSError, expected: str = "a mesh file") -> MeshFileError:
+    """The one-line MeshFileError for an OSError met while reading ``name`` (permission denied, I/O error, ...)."""
+    if isinstance(err, PermissionError):
+        return MeshFileError(name, "permission denied (the file cannot be read)")
+    if isinstance(err, IsADirectoryError):
+        return MeshFileError(name, f"is a directory, expected {expected}")
+    return MeshFileError(name, f"cannot be read ({err.strerror or type(err).__name__})")
+
+
+def numpy_problem(head: bytes, what: str, err: Exception) -> str:
+    """What is wrong with a file ``np.load`` rejected, from its first bytes and the error (one line; numpy's own
+    text about pickles, which suggests loading them unsafely, is never repeated)."""
+    if not head.startswith((b"\x93NUMPY", b"PK\x03\x04")):
+        return f"not {what} (it does not start as one: random bytes or another format)"
+    if "pickle" in str(err):
+        return f"holds pickled Python objects, which inverse3d never loads (they could run code); expected {what}"
+    text = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    return f"cannot be read as {what} ({text})"
+
+
+def read_source(f: PathOrFile, expected: str = "a mesh file") -> tuple[bytes, str, Path | None]:
     """Reads a whole file given as a path or an open file object (text or binary).
 
     Returns:
         (contents as bytes, name for messages, folder of the file or None for nameless file objects); the
         folder is where relative references inside the file (MTL, textures) are looked up.
     Raises:
-        MeshFileNotFoundError: the path does not exist; MeshFileError: it is a folder or cannot be read.
+        MeshFileNotFoundError: the path does not exist; MeshFileError: it is a directory or cannot be read
+        (permission denied, I/O error), one line naming the file.
     """
     name = source_name(f)
     if isinstance(f, (str, os.PathLike)):
-        path = Path(f)
-        if not path.exists():
-            raise MeshFileNotFoundError(name)
-        if path.is_dir():
-            raise MeshFileError(name, "is a folder, not a file")
+        path = check_file(f, expected)
         try:
             return path.read_bytes(), name, path.parent
         except OSError as err:
-            raise MeshFileError(name, f"cannot be read ({err.strerror or err})") from err
-    data = f.read()
+            raise read_error(name, err, expected) from err
+    try:
+        data = f.read()
+    except OSError as err:
+        raise read_error(name, err) from err
     if isinstance(data, str):
         data = data.encode("utf-8")
     file_name = getattr(f, "name", None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inverse3d.io.errors import MeshFileError, MeshFileNotFoundError
+from inverse3d.io.errors import MeshFileError, check_file, read_source
 
 MESH_SUFFIXES = (".obj", ".ply", ".glb", ".gltf", ".off", ".stl")
 POINTCLOUD_SUFFIXES = (".ply", ".npz", ".npy")
@@ -20,22 +20,24 @@ POINTCLOUD_SUFFIXES = (".ply", ".npz", ".npy")
 def _check_path(path) -> tuple[Path, str]:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"expected a path, got {type(path).__name__}")
-    p = Path(path)
-    if not p.exists():
-        raise MeshFileNotFoundError(os.fspath(path))
-    if p.is_dir():
-        raise MeshFileError(os.fspath(path), "is a folder, not a file")
+    p = check_file(path)
     return p, p.suffix.lower()
 
 
 def _read_trimesh(path: Path):
     """(verts (V, 3), faces (F, 3), vertex colours (V, 3) in [0, 1] or None) of an OFF/STL file via trimesh."""
+    import io
+
     import trimesh
 
+    data, name, _ = read_source(path)
+    if not data:
+        raise MeshFileError(name, "is empty (0 bytes)")
     try:
-        mesh = trimesh.load(os.fspath(path), process=False, force="mesh")
+        mesh = trimesh.load(io.BytesIO(data), file_type=path.suffix.lower().lstrip("."), process=False, force="mesh")
     except Exception as err:
-        raise MeshFileError(path, f"cannot parse ({type(err).__name__}: {err})") from err
+        text = str(err).splitlines()[0] if str(err) else ""
+        raise MeshFileError(path, f"cannot parse ({type(err).__name__}: {text[:200]})") from err
     verts = np.asarray(getattr(mesh, "vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
     faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
     if not np.isfinite(verts).all():
@@ -48,12 +50,18 @@ def _read_trimesh(path: Path):
     return verts, faces, colours
 
 
-def load_mesh(path, device="cpu"):
+def load_mesh(path, device="cpu", *, allow_external_files: bool = False, max_texture_pixels: int | None = None):
     """Loads a mesh file as a ``Meshes`` (one mesh), choosing the reader by suffix.
 
     .obj: ``load_objs_as_meshes`` (TexturesUV / TexturesVertex from materials or vertex colours);
     .ply: ``load_ply`` (TexturesVertex from vertex colours); .glb / .gltf: ``load_glb``;
     .off / .stl: trimesh (TexturesVertex from vertex colours where the file has them).
+
+    Args:
+        allow_external_files: read materials, textures and buffers that the file places outside its folder
+            (refused by default, see ``inverse3d.io.references``; the CLI's ``--allow-external-files``).
+        max_texture_pixels: pixel budget of texture images, checked from their headers (None:
+            ``$INVERSE3D_MAX_TEXTURE_PIXELS``, else 64 Mpx; see ``inverse3d.io.images``).
 
     Raises:
         MeshFileError naming the file: unsupported suffix, no faces (e.g. a point-cloud PLY), bad content;
@@ -66,11 +74,13 @@ def load_mesh(path, device="cpu"):
     if suffix == ".obj":
         from inverse3d.io.obj_io import load_objs_as_meshes
 
-        return load_objs_as_meshes([p], device=device)
+        return load_objs_as_meshes([p], device=device, allow_external_files=allow_external_files,
+                                   max_texture_pixels=max_texture_pixels)
     if suffix in (".glb", ".gltf"):
         from inverse3d.io.gltf_io import load_glb
 
-        return load_glb(p, device=device)
+        return load_glb(p, device=device, allow_external_files=allow_external_files,
+                        max_texture_pixels=max_texture_pixels)
     if suffix == ".ply":
         from inverse3d.io.ply_io import read_ply
 
@@ -119,8 +129,10 @@ def _gltf_json(path: Path) -> dict:
         return {}
 
 
-def describe_file(path) -> dict:
+def describe_file(path, *, allow_external_files: bool = False, max_texture_pixels: int | None = None) -> dict:
     """A summary of a mesh or point-cloud file, for ``inverse3d info``.
+
+    ``allow_external_files`` and ``max_texture_pixels`` are as in ``load_mesh``.
 
     Returns:
         For meshes: {"path", "format", "kind": "mesh", "vertices", "faces", "bounds": {"min": [x, y, z],
@@ -159,7 +171,9 @@ def describe_file(path) -> dict:
         from inverse3d.io.obj_io import _read_obj, load_materials
 
         obj = _read_obj(p)
-        _, images = load_materials(obj)
+        if obj.index_error is not None:  # faces pointing outside the vertices: not a usable mesh
+            raise obj.index_error
+        _, images = load_materials(obj, "cpu", allow_external_files, max_texture_pixels)
         info.update(kind="mesh", vertices=int(obj.verts.shape[0]), faces=int(obj.faces_verts.shape[0]),
                     bounds=_bounds(obj.verts), has_uvs=bool((obj.faces_uvs >= 0).any()),
                     has_normals=bool((obj.faces_normals >= 0).any()), has_colors=obj.verts_colors is not None,
@@ -170,7 +184,7 @@ def describe_file(path) -> dict:
     if suffix in (".glb", ".gltf"):
         from inverse3d.io.gltf_io import load_glb
 
-        mesh = load_glb(p)
+        mesh = load_glb(p, allow_external_files=allow_external_files, max_texture_pixels=max_texture_pixels)
         verts = mesh.verts_packed().double().numpy()
         faces = mesh.faces_packed().numpy()
         doc = _gltf_json(p)

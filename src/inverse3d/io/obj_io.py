@@ -14,10 +14,23 @@ point (``p``) elements are skipped with a warning, since they are data a triangl
 Decisions (documented here because they differ from, or go beyond, PyTorch3D):
 - A file with no faces loads in ``load_obj`` with empty ``(0, 3)`` index tensors, as in PyTorch3D;
   ``load_objs_as_meshes`` raises ``MeshFileError`` for it, since a mesh without faces cannot be rendered.
-- Face indices 0 or out of range, non-numeric values, faces with fewer than 3 corners, and NaN/inf coordinates
-  raise ``MeshFileError`` naming the file and line.
+- Face indices out of range load in ``load_obj`` with PyTorch3D's warning ("Faces have invalid indices", here
+  naming the file, line and index) and are returned as they are; ``load_objs_as_meshes`` (and
+  ``create_texture_atlas``) raise ``MeshFileError`` for them instead, where PyTorch3D builds meshes whose faces
+  point outside their vertices. Index 0 (PyTorch3D silently reads it as the first element), non-numeric values,
+  faces with fewer than 3 corners, and NaN/inf coordinates raise ``MeshFileError`` naming the file and line.
+- ``create_texture_atlas``: the (F, R, R, 3) per-face maps are built with PyTorch3D's rules
+  (``inverse3d.io.mtl_io.make_mesh_texture_atlas``: white where a face has no material or its material no ``Kd``),
+  and ``load_objs_as_meshes`` then gives ``TexturesAtlas``.
 - A missing MTL file, an MTL without the material, or a missing/unreadable texture image warns with the missing
   file's path and falls back: to the material's diffuse colour ``Kd`` where the MTL gives one, else grey 0.5.
+- Hostile files: ``mtllib`` and ``map_Kd`` resolve inside the OBJ's folder; a reference leaving it (absolute path,
+  ``..``, symbolic link) is refused with a warning naming it and falls back as a missing file does, unless
+  ``allow_external_files=True`` (``inverse3d.io.references``). Texture images are refused from their header above
+  ``max_texture_pixels`` (64 Mpx by default, ``inverse3d.io.images``), with the same fallback. Lines are quoted in
+  messages only from files named ``*.obj`` / ``*.mtl``: another file read as one (``mtllib /etc/passwd`` with the
+  opt-in) gets the line number and the problem only. A file without ``v`` lines (empty, binary, not an OBJ) is a
+  ``MeshFileError``, where PyTorch3D returns an empty mesh.
 - Several materials with texture images: PyTorch3D's ``load_objs_as_meshes`` keeps only the first image. We pack
   all material images side by side (top-aligned) into one map, with a small solid patch per colour-only
   material, and remap the UVs so that every face samples what its material shows. UVs are clamped to [0, 1]
@@ -41,7 +54,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from inverse3d.io import images as images_mod
 from inverse3d.io.errors import MeshFileError, PathOrFile, read_source, source_name
+from inverse3d.io.references import EXTERNAL_HINT, resolve_reference
 
 # Faces & Aux types returned from load_obj (PyTorch3D's names and field order).
 _Faces = namedtuple("Faces", "verts_idx normals_idx textures_idx materials_idx")
@@ -69,6 +84,8 @@ class ObjData:
     faces_materials: np.ndarray  # (F,) int64 index into material_names, -1 without material
     material_names: list = field(default_factory=list)  # in order of first use
     mtllibs: list = field(default_factory=list)  # as written after ``mtllib``
+    # the first face index out of range (the indices are kept as they are), or None
+    index_error: Optional[MeshFileError] = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -147,10 +164,16 @@ def fan_triangulate(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Lines:
-    """The file split into lines, with each line's first non-space byte and its keyword class."""
+    """The file split into lines, with each line's first non-space byte and its keyword class.
+
+    ``echo``: whether messages may quote the file's lines. Only an OBJ file's own lines are quoted (a file
+    named ``*.obj``, or a file object): a file of another kind read as an OBJ (``/etc/passwd``) is never shown.
+    """
 
     def __init__(self, data: bytes, name: str) -> None:
         self.name = name
+        suffix = Path(name).suffix.lower()
+        self.echo = suffix == ".obj" or (name.startswith("<") and name.endswith(">"))
         self.buf = buf = _prepare(data)
         self.nl = nl = np.flatnonzero(buf == _NL)
         starts = np.zeros_like(nl)
@@ -185,8 +208,17 @@ class _Lines:
         """(0-based indices of the lines in mask, their bytes with the keyword blanked, newline-terminated)."""
         return np.flatnonzero(mask), self.body[np.repeat(mask, self.lengths)]
 
-    def error(self, i: int, problem: str) -> MeshFileError:
-        return MeshFileError(self.name, f"{problem}: {self.text(i)!r}", line=int(i) + 1)
+    def error(self, i: int, problem: str, plain: Optional[str] = None) -> MeshFileError:
+        """MeshFileError for line i: ``problem`` and the line quoted when ``echo``; else ``plain`` (``problem``
+        without anything taken from the file; default ``problem``) and the line number only."""
+        if not self.echo:
+            return MeshFileError(self.name, plain or problem, line=int(i) + 1)
+        return MeshFileError(self.name, f"{problem}: {_clip(repr(self.text(i)))}", line=int(i) + 1)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters (a message stays one readable line)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _locate_bad_token(lines: _Lines, idx: np.ndarray, kind: str, convert: type, slashes: bool = False) -> None:
@@ -201,7 +233,8 @@ def _locate_bad_token(lines: _Lines, idx: np.ndarray, kind: str, convert: type, 
                     convert(part)
                 except ValueError:
                     what = "an integer index" if convert is int else "a number"
-                    raise lines.error(i, f"{kind} value {part!r} is not {what}") from None
+                    raise lines.error(i, f"{kind} value {_clip(repr(part), 30)} is not {what}",
+                                      plain=f"{kind} value is not {what}") from None
     raise MeshFileError(lines.name, f"could not parse the {kind} lines")  # pragma: no cover - safety net
 
 
@@ -234,6 +267,11 @@ def _resolve(raw, present, element_lines, total, corner_lines, lines, what, plur
         raw: (C,) int64 indices as written, one per face corner; present: (C,) bool where the field exists;
         element_lines: sorted 0-based line numbers of the v (or vt, vn) lines; total: their number;
         corner_lines: (C,) 0-based line of each corner; what / plural: names for messages.
+    Returns:
+        (indices, error): indices out of range are kept as they are (PyTorch3D loads them with a warning) and
+        ``error`` is a MeshFileError naming the first, else None.
+    Raises:
+        MeshFileError for an index 0 (PyTorch3D would silently read it as the first element).
     """
     zero = np.flatnonzero(present & (raw == 0))
     if zero.size:
@@ -245,14 +283,26 @@ def _resolve(raw, present, element_lines, total, corner_lines, lines, what, plur
         defined_before = np.searchsorted(element_lines, corner_lines)
         idx = np.where(relative, defined_before + raw, idx)
     bad = np.flatnonzero(present & ((idx < 0) | (idx >= total)))
+    error = None
     if bad.size:
         k = bad[0]
         if raw[k] > 0:
             problem = f"face {what} index {raw[k]} out of range ({total} {plural})"
         else:
             problem = f"face {what} index {raw[k]} out of range ({defined_before[k]} {plural} defined before it)"
-        raise lines.error(corner_lines[k], problem)
-    return np.where(present, idx, -1)
+        error = lines.error(corner_lines[k], problem)
+    return np.where(present, idx, -1), error
+
+
+def _check_text(data: bytes, name: str) -> None:
+    """Raises MeshFileError for binary data (NUL bytes or many control characters in the first 64 KiB)."""
+    head = np.frombuffer(data[:65536], dtype=np.uint8)
+    if head.size == 0:
+        return
+    control = (head < 32) & ~np.isin(head, (9, 10, 11, 12, 13, 26)) | (head == 127)  # 26: DOS end-of-file mark
+    if (head == 0).any() or control.mean() > 0.005:
+        raise MeshFileError(name, "not an OBJ file: it holds binary data, not text (a binary format, a "
+                                  "UTF-16 file, or random bytes)")
 
 
 def parse_obj(data: bytes, name: str = "<obj>", folder: Optional[Path] = None) -> ObjData:
@@ -263,11 +313,16 @@ def parse_obj(data: bytes, name: str = "<obj>", folder: Optional[Path] = None) -
         name: the file's name for error messages.
         folder: where the file lives (MTL libraries are looked up there).
     Raises:
-        MeshFileError naming the file and line for malformed content.
+        MeshFileError naming the file and line for malformed content, and for a file without vertices (empty,
+        binary, or not an OBJ).
     """
+    _check_text(data, name)
     lines = _Lines(data, name)
 
     v_idx, verts, v_counts, v_values = _parse_rows(lines, lines.v, "vertex", 3)
+    if v_idx.size == 0:
+        what = "an empty file" if not data.strip() else "no 'v' lines"
+        raise MeshFileError(name, f"no vertices ({what}); not an OBJ mesh")
     verts_colors = None
     if v_counts.size and (v_counts >= 6).any():
         if np.isin(v_counts, (6, 7)).all():
@@ -328,7 +383,8 @@ def parse_obj(data: bytes, name: str = "<obj>", folder: Optional[Path] = None) -
     if bad.any():
         k = np.flatnonzero(bad)[0]
         token = sub[start[k] : end[k] + 1].tobytes().decode("utf-8", errors="replace")
-        raise lines.error(f_idx[tline[k]], f"face corner {token!r} is not v, v/vt, v/vt/vn or v//vn")
+        raise lines.error(f_idx[tline[k]], f"face corner {_clip(repr(token), 30)} is not v, v/vt, v/vt/vn or v//vn",
+                          plain="face corner is not v, v/vt, v/vt/vn or v//vn")
     first_tok = _first_offsets(ncorner)
     mixed = np.flatnonzero(np.minimum.reduceat(kind, first_tok) != np.maximum.reduceat(kind, first_tok))
     if mixed.size:
@@ -349,12 +405,13 @@ def parse_obj(data: bytes, name: str = "<obj>", folder: Optional[Path] = None) -
 
     corner_lines = f_idx[tline]  # 0-based file line of each corner
     every = np.ones(raw_v.shape, dtype=bool)
-    cv = _resolve(raw_v, every, v_idx, len(verts), corner_lines, lines,
-                  "vertex", "vertices")
-    ct = _resolve(raw_t, (kind == 1) | (kind == 2), vt_idx, len(verts_uvs),
-                  corner_lines, lines, "texture coordinate", "texture coordinates")
-    cn = _resolve(raw_n, kind >= 2, vn_idx, len(normals), corner_lines, lines,
-                  "normal", "normals")
+    cv, err_v = _resolve(raw_v, every, v_idx, len(verts), corner_lines, lines,
+                         "vertex", "vertices")
+    ct, err_t = _resolve(raw_t, (kind == 1) | (kind == 2), vt_idx, len(verts_uvs),
+                         corner_lines, lines, "texture coordinate", "texture coordinates")
+    cn, err_n = _resolve(raw_n, kind >= 2, vn_idx, len(normals), corner_lines, lines,
+                         "normal", "normals")
+    errors = [e for e in (err_v, err_t, err_n) if e is not None]
 
     corners, tri_face = fan_triangulate(ncorner)  # (F, 3) corner ids, (F,) polygon of each triangle
 
@@ -377,6 +434,7 @@ def parse_obj(data: bytes, name: str = "<obj>", folder: Optional[Path] = None) -
         faces_materials=face_mat[tri_face].astype(np.int64),
         material_names=material_names,
         mtllibs=mtllibs,
+        index_error=min(errors, key=lambda e: e.line) if errors else None,
     )
 
 
@@ -408,7 +466,7 @@ def _map_file_name(rest: str) -> str:
 
 
 def parse_mtl(path: Path) -> tuple[dict, dict]:
-    """Reads an MTL file.
+    """Reads an MTL file (lines are quoted in messages only when its name ends in ``.mtl``).
 
     Returns:
         (properties, texture files): ``{name: {"ambient_color": (3,), "diffuse_color": (3,), "specular_color":
@@ -421,7 +479,12 @@ def parse_mtl(path: Path) -> tuple[dict, dict]:
     textures: dict = {}
     current = None
     keys = {"ka": "ambient_color", "kd": "diffuse_color", "ks": "specular_color"}
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise MeshFileError(path, f"cannot be read ({err.strerror or err})") from None
+    echo = path.suffix.lower() == ".mtl" and b"\x00" not in data[:65536]
+    text = data.decode("utf-8", errors="replace")
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.split("#", 1)[0].strip()
         if not line:
@@ -451,29 +514,19 @@ def parse_mtl(path: Path) -> tuple[dict, dict]:
             elif low == "map_kd":
                 textures[current] = _map_file_name(rest)
         except (ValueError, IndexError):
-            raise MeshFileError(path, f"malformed {keyword} statement: {line!r}", line=number) from None
+            detail = f": {_clip(repr(line))}" if echo else " (expected numbers)"
+            raise MeshFileError(path, f"malformed {keyword} statement{detail}", line=number) from None
     return props, textures
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """An image file as an (H, W, 3) float32 tensor in [0, 1] (alpha dropped, greyscale expanded)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(rgb))
-
-
-def _find_file(folder: Path, written: str) -> Path:
-    """Path of a file referenced from another; tries the name as written, then its base name."""
-    candidate = folder / written
-    if not candidate.is_file() and (folder / Path(written).name).is_file():
-        return folder / Path(written).name
-    return candidate
-
-
-def load_materials(obj: ObjData, device="cpu") -> tuple[Optional[dict], Optional[dict]]:
+def load_materials(obj: ObjData, device="cpu", allow_external_files: bool = False,
+                   max_texture_pixels: Optional[int] = None) -> tuple[Optional[dict], Optional[dict]]:
     """Loads the MTL libraries and texture images of the materials an OBJ uses.
+
+    MTL files and images are looked up inside the OBJ's folder only, unless ``allow_external_files``
+    (see ``inverse3d.io.references``); texture images above ``max_texture_pixels`` (``inverse3d.io.images``) are
+    refused from their header. A refused, missing or unreadable file warns, naming it, and its materials fall
+    back to their diffuse colour ``Kd``, else grey.
 
     Returns:
         (material_colors, texture_images) as in ``load_obj``'s ``aux``; both None when the OBJ uses no
@@ -481,6 +534,7 @@ def load_materials(obj: ObjData, device="cpu") -> tuple[Optional[dict], Optional
     """
     if not obj.material_names:
         return None, None
+    budget = images_mod.max_texture_pixels(max_texture_pixels)
     folder = obj.folder if obj.folder is not None else Path(".")
     used = ", ".join(obj.material_names)
     if not obj.mtllibs:
@@ -492,16 +546,20 @@ def load_materials(obj: ObjData, device="cpu") -> tuple[Optional[dict], Optional
     mtl_of: dict = {}
     any_read = False
     for written in obj.mtllibs:
-        path = _find_file(folder, written)
-        if not path.is_file():
+        ref = resolve_reference(folder, folder, written, allow_external_files)
+        if ref.path is not None and ref.path.is_file():
+            refs = [(written, ref)]
+        else:
             names = written.split()
             if len(names) > 1:  # "mtllib a.mtl b.mtl": several libraries on one line
-                paths = [_find_file(folder, n) for n in names]
+                refs = [(n, resolve_reference(folder, folder, n, allow_external_files)) for n in names]
             else:
-                paths = [path]
-        else:
-            paths = [path]
-        for p in paths:
+                refs = [(written, ref)]
+        for name_written, (p, _) in refs:
+            if p is None:
+                warnings.warn(f"{obj.name}: mtllib {_clip(repr(name_written), 240)} is outside the mesh's folder "
+                              f"{folder}; refused ({EXTERNAL_HINT}); its materials fall back to grey", stacklevel=3)
+                continue
             if not p.is_file():
                 warnings.warn(f"{obj.name}: MTL file {p} not found; its materials fall back to grey", stacklevel=3)
                 continue
@@ -527,17 +585,28 @@ def load_materials(obj: ObjData, device="cpu") -> tuple[Optional[dict], Optional
         material_colors[name] = {k: torch.from_numpy(v).to(device) for k, v in props[name].items()}
         if name in texture_files:
             mtl_folder, written = texture_files[name]
-            path = _find_file(mtl_folder, written)
+            path, _ = resolve_reference(folder, mtl_folder, written, allow_external_files)
             fallback = "its diffuse colour Kd" if "diffuse_color" in props[name] else "grey"
+            if path is None:
+                warnings.warn(f"{obj.name}: texture image {_clip(repr(written), 240)} of material {name!r} is outside "
+                              f"the mesh's folder {folder}; refused ({EXTERNAL_HINT}); using {fallback} instead",
+                              stacklevel=3)
+                continue
             if not path.is_file():
                 warnings.warn(f"{obj.name}: texture image {path} of material {name!r} not found; "
                               f"using {fallback} instead", stacklevel=3)
                 continue
             try:
-                texture_images[name] = read_image(path).to(device)
-            except Exception as err:  # unreadable or corrupt image: warn and fall back, as for a missing one
-                warnings.warn(f"{obj.name}: texture image {path} of material {name!r} cannot be read ({err}); "
+                texture_images[name] = images_mod.read_image(path, budget).to(device)
+            except images_mod.ImageTooLargeError as err:
+                warnings.warn(f"{obj.name}: texture image {path} of material {name!r} refused: {err.problem}; "
                               f"using {fallback} instead", stacklevel=3)
+            except MeshFileError as err:  # unreadable or corrupt image: warn and fall back, as for a missing one
+                warnings.warn(f"{obj.name}: texture image {path} of material {name!r} {err.problem}; "
+                              f"using {fallback} instead", stacklevel=3)
+            except Exception as err:  # anything else an image decoder raises
+                warnings.warn(f"{obj.name}: texture image {path} of material {name!r} cannot be read "
+                              f"({type(err).__name__}); using {fallback} instead", stacklevel=3)
     return material_colors, texture_images
 
 
@@ -546,54 +615,19 @@ def load_materials(obj: ObjData, device="cpu") -> tuple[Optional[dict], Optional
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _atlas_barycentrics(R: int, device, dtype) -> torch.Tensor:
-    """(R, R, 3) barycentric coordinates of the centroids of the R*R sub-triangles mapped to each cell."""
-    rng = torch.arange(R, device=device, dtype=dtype)
-    Y, X = torch.meshgrid(rng, rng, indexing="ij")
-    grid = torch.stack([X, Y], dim=-1)  # (R, R, 2) as (x, y)
-    below = (grid.sum(-1) < R)[..., None]
-    w01 = torch.where(below, (grid + 1.0 / 3.0) / R, ((R - 1.0 - grid) + 2.0 / 3.0) / R)
-    return torch.cat([w01, 1.0 - w01.sum(-1, keepdim=True)], dim=-1)
-
-
 def make_texture_atlas(obj: ObjData, material_colors: Optional[dict], texture_images: Optional[dict],
                        size: int, wrap: Optional[str], device="cpu") -> torch.Tensor:
-    """(F, size, size, 3) per-face texture maps (SoftRas style, as PyTorch3D's ``make_mesh_texture_atlas``).
+    """(F, size, size, 3) per-face texture maps (SoftRas style), built as PyTorch3D's ``load_obj`` builds them
+    (``inverse3d.io.mtl_io.make_mesh_texture_atlas``): faces without a material, or whose material is missing or
+    has no ``Kd``, are white; colour-only materials give ``Kd``; textured materials sample their image at the
+    centroids of size * size sub-triangles of the face's UV triangle."""
+    from inverse3d.io.mtl_io import make_mesh_texture_atlas
 
-    Faces without material are white, faces of colour-only materials take ``Kd``, faces of textured materials
-    sample their image bilinearly at the centroids of size*size sub-triangles of the face's UV triangle.
-    """
-    n_faces = obj.faces_verts.shape[0]
-    atlas = torch.ones((n_faces, size, size, 3), dtype=torch.float32, device=device)
-    mats = torch.from_numpy(obj.faces_materials).to(device)
-    for m, name in enumerate(obj.material_names):
-        colour = (material_colors or {}).get(name, {}).get("diffuse_color")
-        if colour is None and (material_colors is None or name not in material_colors):
-            colour = torch.tensor(_GREY)
-        if colour is not None:
-            atlas[mats == m] = colour.to(device=device, dtype=torch.float32)
-    if not texture_images or obj.verts_uvs.shape[0] == 0:
-        return atlas
-    uvs = torch.from_numpy(obj.verts_uvs).to(device=device, dtype=torch.float32)
-    faces_uvs = torch.from_numpy(obj.faces_uvs).to(device)
-    if wrap == "repeat":
-        uvs = torch.remainder(uvs, 1.0)
-    elif wrap == "clamp":
-        uvs = uvs.clamp(0.0, 1.0)
-    bary = _atlas_barycentrics(size, device, torch.float32)  # (R, R, 3)
-    for m, name in enumerate(obj.material_names):
-        image = (texture_images or {}).get(name)
-        sel = (mats == m) & (faces_uvs >= 0).all(dim=1)
-        if image is None or not bool(sel.any()):
-            continue
-        tri = uvs[faces_uvs[sel]]  # (f, 3, 2)
-        pos = torch.einsum("rsk,fkc->frsc", bary, tri)  # (f, R, R, 2) uv of each cell
-        grid = torch.stack([pos[..., 0] * 2 - 1, 1 - pos[..., 1] * 2], dim=-1)  # v up -> image rows down
-        img = image.to(device=device, dtype=torch.float32).permute(2, 0, 1)[None]  # (1, 3, H, W)
-        sampled = F.grid_sample(img, grid.reshape(1, 1, -1, 2), mode="bilinear", padding_mode="border",
-                                align_corners=True)  # (1, 3, 1, f * R * R)
-        atlas[sel] = sampled[0, :, 0].T.reshape(-1, size, size, 3)
-    return atlas
+    names = np.array([""] + list(obj.material_names), dtype=object)[obj.faces_materials + 1]
+    faces_uvs = torch.from_numpy(np.ascontiguousarray(obj.faces_uvs)).to(device)
+    verts_uvs = torch.from_numpy(np.ascontiguousarray(obj.verts_uvs)).to(device=device, dtype=torch.float32)
+    return make_mesh_texture_atlas(material_colors or {}, texture_images or {}, names, faces_uvs, verts_uvs,
+                                   size, wrap)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -614,6 +648,9 @@ def load_obj(
     texture_wrap: Optional[str] = "repeat",
     device="cpu",
     path_manager=None,
+    *,
+    allow_external_files: bool = False,
+    max_texture_pixels: Optional[int] = None,
 ):
     """Loads an OBJ file (and its MTL materials and texture images), as PyTorch3D's ``load_obj``.
 
@@ -627,6 +664,11 @@ def load_obj(
         texture_wrap: "repeat", "clamp" or None: how UVs outside [0, 1] are treated for the atlas.
         device: where the returned tensors live.
         path_manager: accepted for PyTorch3D compatibility and ignored (files are read from the local disk).
+        allow_external_files: read MTL files and texture images that ``mtllib`` / ``map_Kd`` place outside the
+            OBJ's folder (absolute paths, ``..``, symbolic links out of it); by default they are refused with a
+            warning (``inverse3d.io.references``).
+        max_texture_pixels: texture images with more pixels are refused from their header, with a warning
+            (None: ``$INVERSE3D_MAX_TEXTURE_PIXELS``, else 64 Mpx; see ``inverse3d.io.images``).
 
     Returns:
         verts: (V, 3) float32 vertex positions.
@@ -641,28 +683,40 @@ def load_obj(
             "shininess": (1,)}} for the materials used (None if load_textures is False or no MTL was read);
             texture_images: {name: (H, W, 3) float32 in [0, 1]} (None likewise);
             texture_atlas: (F, R, R, 3) float32 if create_texture_atlas, else None.
-        A file without faces gives (0, 3) index tensors (a mesh-building caller must check).
+        A file without faces gives (0, 3) index tensors (a mesh-building caller must check). Face indices out
+        of range warn ("Faces have invalid indices", naming the first) and are returned as they are, as in
+        PyTorch3D.
 
     Raises:
         MeshFileError (a ValueError; MeshFileNotFoundError, also a FileNotFoundError, for a missing file)
-        naming the file and line for malformed content. Missing MTL or texture files only warn.
+        naming the file and line for malformed content (an index 0 included: PyTorch3D would read it as the
+        first element), for face indices out of range when ``create_texture_atlas``, and for a file without
+        vertices (empty, binary, not an OBJ). Missing, refused or oversized MTL and texture files only warn.
     """
     if texture_wrap is not None and texture_wrap not in ("repeat", "clamp"):
         raise ValueError(f"texture_wrap must be 'repeat', 'clamp' or None, got {texture_wrap!r}")
+    budget = images_mod.max_texture_pixels(max_texture_pixels)
     obj = _read_obj(f)
-    return _obj_to_tuples(obj, load_textures, create_texture_atlas, texture_atlas_size, texture_wrap, device)
+    return _obj_to_tuples(obj, load_textures, create_texture_atlas, texture_atlas_size, texture_wrap, device,
+                          allow_external_files, budget)
 
 
-def _obj_to_tuples(obj, load_textures, create_texture_atlas, texture_atlas_size, texture_wrap, device):
+def _obj_to_tuples(obj, load_textures, create_texture_atlas, texture_atlas_size, texture_wrap, device,
+                   allow_external_files=False, max_texture_pixels=None):
     def t(x, dtype):
         return torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype)
 
+    if obj.index_error is not None:
+        if create_texture_atlas:  # the atlas reads the faces' texture coordinates
+            raise obj.index_error
+        # PyTorch3D loads such files with this warning, and so do we: the indices are returned as they are.
+        warnings.warn(f"Faces have invalid indices: {obj.index_error}", stacklevel=3)
     material_colors = texture_images = texture_atlas = None
     if load_textures:
-        material_colors, texture_images = load_materials(obj, device)
-        if create_texture_atlas:
-            texture_atlas = make_texture_atlas(obj, material_colors, texture_images, texture_atlas_size,
-                                               texture_wrap, device)
+        material_colors, texture_images = load_materials(obj, device, allow_external_files, max_texture_pixels)
+    if create_texture_atlas:
+        texture_atlas = make_texture_atlas(obj, material_colors, texture_images, texture_atlas_size,
+                                           texture_wrap, device)
     faces = _Faces(
         verts_idx=t(obj.faces_verts, torch.int64),
         normals_idx=t(obj.faces_normals, torch.int64),
@@ -749,8 +803,19 @@ def pack_texture_maps(
     return packed, inverse.reshape(-1, 3), new_uvs
 
 
-def obj_texture_spec(obj: ObjData, material_colors: Optional[dict], texture_images: Optional[dict], device="cpu"):
+def packed_map_pixels(images: Sequence[torch.Tensor], n_colours: int) -> int:
+    """Pixels of the map ``pack_texture_maps`` builds from these (H, W, 3) images and ``n_colours`` patches."""
+    heights = [int(im.shape[0]) for im in images]
+    widths = [int(im.shape[1]) for im in images]
+    return max(heights + [2]) * max(sum(widths) + _PATCH * n_colours, 2)
+
+
+def obj_texture_spec(obj: ObjData, material_colors: Optional[dict], texture_images: Optional[dict], device="cpu",
+                     max_texture_pixels: Optional[int] = None):
     """Chooses the textures of a loaded OBJ (see the module docstring for the rules).
+
+    Several texture images are packed into one map; when that map would exceed ``max_texture_pixels`` (images of
+    very different shapes), the textured materials take their images' mean colours instead, with a warning.
 
     Returns:
         None, ("vertex", colours (V, 3)), or ("uv", map (H, W, 3), faces_uvs (F, 3) int64, verts_uvs (T, 2)).
@@ -761,6 +826,16 @@ def obj_texture_spec(obj: ObjData, material_colors: Optional[dict], texture_imag
     colours_of = material_colors or {}
     image_names = [n for n in obj.material_names if n in images]
     has_uv = (obj.faces_uvs >= 0).all(axis=1)
+    budget = images_mod.max_texture_pixels(max_texture_pixels)
+    mean_colour_of = {}
+    if len(image_names) > 1:
+        pixels = packed_map_pixels([images[n] for n in image_names], len(obj.material_names) + 1)
+        if pixels > budget:
+            warnings.warn(f"{obj.name}: packing the texture images of materials {image_names} into one map would "
+                          f"take {pixels} pixels, over the budget of {budget} (max_texture_pixels); these materials "
+                          f"use their images' mean colours instead", stacklevel=3)
+            mean_colour_of = {n: tuple(images[n].reshape(-1, 3).mean(0).tolist()) for n in image_names}
+            image_names = []
 
     if image_names:
         if len(image_names) == 1:
@@ -781,7 +856,9 @@ def obj_texture_spec(obj: ObjData, material_colors: Optional[dict], texture_imag
     colour_of_mat = []
     for name in obj.material_names:
         props = colours_of.get(name)
-        if props is not None and "diffuse_color" in props:
+        if name in mean_colour_of:  # an image too large to pack: its mean colour
+            colour_of_mat.append(mean_colour_of[name])
+        elif props is not None and "diffuse_color" in props:
             colour_of_mat.append(tuple(float(x) for x in props["diffuse_color"].reshape(-1)[:3]))
         elif name in images:  # textured material on faces without UVs: the image's mean colour
             colour_of_mat.append(tuple(images[name].reshape(-1, 3).mean(0).tolist()))
@@ -810,13 +887,20 @@ def obj_texture_spec(obj: ObjData, material_colors: Optional[dict], texture_imag
 
 
 def build_textures(specs: list, n_verts: Sequence[int], n_faces: Sequence[int], device=None):
-    """One textures object for a batch of meshes from per-mesh specs (None / "vertex" / "uv" tuples).
+    """One textures object for a batch of meshes from per-mesh specs (None / "vertex" / "uv" / "atlas" tuples).
 
-    All "uv": TexturesUV with per-mesh maps. Some "uv": the others get a one-colour map (their mean vertex
-    colour, or grey) with a warning. Only "vertex" and None: TexturesVertex (None -> grey). All None: None.
+    All "atlas": TexturesAtlas. All "uv": TexturesUV with per-mesh maps. Some "uv": the others get a one-colour map
+    (their mean vertex colour, or grey) with a warning. Only "vertex" and None: TexturesVertex (None -> grey). All
+    None: None.
     """
     if all(s is None for s in specs):
         return None
+    if any(s is not None and s[0] == "atlas" for s in specs):
+        from inverse3d.renderer.mesh.textures import TexturesAtlas
+
+        if not all(s is not None and s[0] == "atlas" for s in specs):
+            raise ValueError("build_textures: atlas textures cannot be mixed with other kinds in one batch")
+        return TexturesAtlas(atlas=[s[1].to(device) for s in specs])
     if any(s is not None and s[0] == "uv" for s in specs):
         from inverse3d.renderer.mesh.textures import TexturesUV
 
@@ -846,6 +930,9 @@ def load_objs_as_meshes(
     texture_atlas_size: int = 4,
     texture_wrap: Optional[str] = "repeat",
     path_manager=None,
+    *,
+    allow_external_files: bool = False,
+    max_texture_pixels: Optional[int] = None,
 ):
     """Loads OBJ files into one batched ``Meshes``, with textures (PyTorch3D's ``load_objs_as_meshes``).
 
@@ -857,28 +944,38 @@ def load_objs_as_meshes(
         files: paths or file objects.
         device: where the meshes live (None: the CPU).
         load_textures: read materials and images.
-        create_texture_atlas: not supported (inverse3d has no TexturesAtlas); raises NotImplementedError.
-        texture_atlas_size, texture_wrap, path_manager: as in ``load_obj``.
+        create_texture_atlas: textures are ``TexturesAtlas`` of the (F, R, R, 3) per-face maps of ``load_obj``
+            (R = texture_atlas_size), as in PyTorch3D.
+        texture_atlas_size, texture_wrap, path_manager, allow_external_files: as in ``load_obj``.
+        max_texture_pixels: as in ``load_obj``; also bounds the packed map of a mesh with several textured
+            materials (above it, those materials take their images' mean colours, with a warning).
     Raises:
-        MeshFileError for unreadable files and for a file with no faces.
+        MeshFileError for unreadable files, for a file with no faces, and for face indices out of range (where
+        PyTorch3D builds a Meshes whose faces point outside its vertices).
     """
     from inverse3d.structures import Meshes
 
-    if create_texture_atlas:
-        raise NotImplementedError("load_objs_as_meshes(create_texture_atlas=True) needs TexturesAtlas, which "
-                                  "inverse3d does not have; use load_obj(..., create_texture_atlas=True) for the "
-                                  "(F, R, R, 3) atlas, or the default TexturesUV")
+    if texture_wrap is not None and texture_wrap not in ("repeat", "clamp"):
+        raise ValueError(f"texture_wrap must be 'repeat', 'clamp' or None, got {texture_wrap!r}")
     if isinstance(files, (str, os.PathLike)):
         files = [files]
+    budget = images_mod.max_texture_pixels(max_texture_pixels)
     verts_list, faces_list, specs = [], [], []
     for f in files:
         obj = _read_obj(f)
         if obj.faces_verts.shape[0] == 0:
             raise MeshFileError(obj.name, f"has no faces ({obj.verts.shape[0]} vertices); cannot build a mesh")
+        if obj.index_error is not None:
+            raise obj.index_error
         spec = None
-        if load_textures:
-            material_colors, texture_images = load_materials(obj, "cpu")
-            spec = obj_texture_spec(obj, material_colors, texture_images, "cpu")
+        if create_texture_atlas:
+            material_colors, texture_images = (
+                load_materials(obj, "cpu", allow_external_files, budget) if load_textures else (None, None))
+            atlas = make_texture_atlas(obj, material_colors, texture_images, texture_atlas_size, texture_wrap)
+            spec = ("atlas", atlas)
+        elif load_textures:
+            material_colors, texture_images = load_materials(obj, "cpu", allow_external_files, budget)
+            spec = obj_texture_spec(obj, material_colors, texture_images, "cpu", budget)
         verts_list.append(torch.from_numpy(obj.verts).to(device=device, dtype=torch.float32))
         faces_list.append(torch.from_numpy(obj.faces_verts).to(device=device))
         specs.append(spec)
@@ -1025,3 +1122,7 @@ def save_obj(
             f"newmtl mesh\nmap_Kd {stem}.png\n"
             "Ka 1.000 1.000 1.000\nKd 1.000 1.000 1.000\nKs 0.000 0.000 0.000\nNs 10.0\n"
         )
+
+
+# PyTorch3D exports the IO plugin of this format from this module.
+from inverse3d.io.pluggable_formats import MeshObjFormat  # noqa: E402,F401

@@ -11,34 +11,191 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from inverse3d.io.errors import MeshFileError, PathOrFile, read_source
+from inverse3d.io.errors import MeshFileError, PathOrFile, numpy_problem, read_source
 from inverse3d.io.obj_io import fan_triangulate
 
 
-def _header(data: bytes, name: str) -> dict[str, int]:
-    """Element counts declared in a PLY header, e.g. {"vertex": 8, "face": 12}."""
+_TYPE_SIZES = {"char": 1, "int8": 1, "uchar": 1, "uint8": 1, "short": 2, "int16": 2, "ushort": 2, "uint16": 2,
+               "int": 4, "int32": 4, "uint": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8}
+
+
+@dataclass
+class _Element:
+    """One ``element`` of a PLY header: its properties as (name, type) for scalars, (name, count type, item type)
+    for lists."""
+
+    name: str
+    count: int
+    props: list = field(default_factory=list)
+
+    @property
+    def lists(self) -> list[int]:
+        """Positions of the list properties."""
+        return [i for i, p in enumerate(self.props) if len(p) == 3]
+
+
+@dataclass
+class _Header:
+    format: str  # "ascii", "binary_little_endian" or "binary_big_endian"
+    elements: list
+    body_start: int  # byte offset of the data after end_header
+    lines: int  # lines of the header, end_header included
+
+    def counts(self) -> dict[str, int]:
+        return {e.name: e.count for e in self.elements}
+
+    def summary(self) -> str:
+        return ", ".join(f"{e.count} {e.name}" for e in self.elements)
+
+
+def _parse_header(data: bytes, name: str) -> _Header:
+    """The header of a PLY file: format, elements and their properties (MeshFileError naming the line if
+    malformed)."""
     if not data.startswith(b"ply"):
         raise MeshFileError(name, "not a PLY file (it does not start with 'ply')")
     end = data.find(b"end_header")
     if end < 0:
         raise MeshFileError(name, "PLY header has no end_header line")
-    counts: dict[str, int] = {}
-    for number, line in enumerate(data[:end].decode("ascii", errors="replace").splitlines(), start=1):
+    newline = data.find(b"\n", end)
+    body_start = len(data) if newline < 0 else newline + 1
+    text = data[:end].decode("ascii", errors="replace").replace("\r", "")
+    fmt, elements = None, []
+    header_lines = text.split("\n")
+    for number, line in enumerate(header_lines, start=1):
         parts = line.split()
-        if parts and parts[0] == "element":
+        if not parts or parts[0] in ("ply", "comment", "obj_info"):
+            continue
+        bad = MeshFileError(name, f"malformed PLY header line {line.strip()[:60]!r}", line=number)
+        if parts[0] == "format":
+            if len(parts) < 2 or parts[1] not in ("ascii", "binary_little_endian", "binary_big_endian"):
+                raise bad
+            fmt = parts[1]
+        elif parts[0] == "element":
             try:
-                counts[parts[1]] = int(parts[2])
+                count = int(parts[2])
             except (IndexError, ValueError):
-                raise MeshFileError(name, f"malformed element line {line!r}", line=number) from None
-    if "vertex" not in counts:
+                raise bad from None
+            if count < 0:
+                raise MeshFileError(name, f"element {parts[1]} has a negative count {count}", line=number)
+            elements.append(_Element(parts[1], count))
+        elif parts[0] == "property":
+            if not elements:
+                raise MeshFileError(name, "property before any element", line=number)
+            if len(parts) == 5 and parts[1] == "list" and parts[2] in _TYPE_SIZES and parts[3] in _TYPE_SIZES:
+                elements[-1].props.append((parts[4], parts[2], parts[3]))
+            elif len(parts) == 3 and parts[1] in _TYPE_SIZES:
+                elements[-1].props.append((parts[2], parts[1]))
+            else:
+                raise bad
+    if fmt is None:
+        raise MeshFileError(name, "PLY header has no format line")
+    if "vertex" not in [e.name for e in elements]:
         raise MeshFileError(name, "PLY header declares no vertex element")
-    return counts
+    return _Header(fmt, elements, body_start, len(header_lines))
+
+
+def _check_binary_size(header: _Header, data: bytes, name: str) -> None:
+    """A binary body shorter than the header's elements need (counting lists as empty) is truncated."""
+    need = 0
+    for e in header.elements:
+        need += e.count * sum(_TYPE_SIZES[p[1]] for p in e.props)  # scalars, and the count field of lists
+    have = len(data) - header.body_start
+    if have < need:
+        raise MeshFileError(name, f"truncated: the header declares {header.summary()}, which need at least {need} "
+                                  f"bytes of data, but the file holds {have}")
+
+
+def _check_ascii_body(header: _Header, data: bytes, name: str) -> bytes:
+    """Checks an ASCII body line by line against the header: one element per line, each with as many numbers as
+    its properties (and list lengths) say; the error names the line (truncated files, lists of the wrong length,
+    extra or missing values, words that are not numbers).
+
+    Returns:
+        the file, with blank lines and carriage returns of the body removed when it has any (trimesh's parser
+        does not take them).
+    """
+    from inverse3d.io.obj_io import _parse_numbers, _token_spans
+
+    body = data[header.body_start:]
+    buf = np.empty(len(body) + 1, dtype=np.uint8)
+    buf[:-1] = np.frombuffer(body, dtype=np.uint8)
+    buf[-1] = 10
+    buf[(buf == 13) | (buf == 9) | (buf == 11) | (buf == 12)] = 32
+    nl = np.flatnonzero(buf == 10)
+    start, end, tline, counts = _token_spans(buf, nl.size)
+    line_first = np.concatenate([[0], nl[:-1] + 1])
+    filled = np.flatnonzero(counts > 0)  # body lines holding data
+    token_offset = np.concatenate([[0], np.cumsum(counts)])  # first token of each body line
+    pos = 0
+    for e in header.elements:
+        rows = filled[pos : pos + e.count]
+        pos += e.count
+        if rows.size < e.count:
+            raise MeshFileError(name, f"truncated: the data ends after {rows.size} of {e.count} {e.name} rows "
+                                      f"(the header declares {header.summary()})")
+        if e.count == 0:
+            continue
+
+        def where(k: int) -> int:
+            return header.lines + int(rows[k]) + 1
+
+        got = counts[rows]
+        a, b = line_first[rows[0]], nl[rows[-1]]
+        tokens = int(token_offset[rows[-1] + 1] - token_offset[rows[0]])
+        values = _parse_numbers(buf[a:b].tobytes(), np.float64, tokens)
+        if values is None:  # find the word that is not a number
+            for k, row in enumerate(rows):
+                for token in buf[line_first[row] : nl[row]].tobytes().split():
+                    try:
+                        float(token)
+                    except ValueError:
+                        raise MeshFileError(name, f"{e.name} {k}: {token[:20].decode('ascii', 'replace')!r} is not "
+                                                  f"a number", line=where(k)) from None
+            raise MeshFileError(name, f"{e.name} values cannot be parsed")  # pragma: no cover - safety net
+        first = token_offset[rows] - token_offset[rows[0]]  # (count,) first value of each row in values
+        lists = e.lists
+        if not lists:
+            expected = np.full(rows.size, len(e.props))
+        elif len(lists) == 1 and (got > lists[0]).all():  # one list per row (faces): vectorised
+            n = values[first + lists[0]]
+            bad = np.flatnonzero((n < 0) | (n != np.round(n)) | (n > 2**31))
+            if bad.size:
+                k = int(bad[0])
+                raise MeshFileError(name, f"{e.name} {k}: list length {n[k]:g} is not a whole number of entries",
+                                    line=where(k))
+            expected = len(e.props) + n.astype(np.int64)
+        else:  # several lists per row (rare): walk them
+            expected = np.empty(rows.size, dtype=np.int64)
+            for k in range(rows.size):
+                i, row_values = 0, values[first[k] : first[k] + got[k]]
+                for p in e.props:
+                    if len(p) == 3:
+                        length = row_values[i] if i < row_values.size else 0.0
+                        i += 1 + (int(length) if 0 <= length <= 2**31 else 0)
+                    else:
+                        i += 1
+                expected[k] = i
+        bad = np.flatnonzero(got != expected)
+        if bad.size:
+            k = int(bad[0])
+            if not lists:
+                problem = f"{e.name} {k} has {got[k]} values, the header declares {len(e.props)} properties"
+            else:
+                problem = (f"{e.name} {k} has {got[k]} values where its list lengths call for {expected[k]} "
+                           f"(a list longer or shorter than its length)")
+            raise MeshFileError(name, problem, line=where(k))
+    blank_inside = filled.size > 0 and not (counts[: filled[-1] + 1] > 0).all()
+    if b"\r" not in body and not blank_inside:
+        return data
+    lines = body.replace(b"\r", b" ").split(b"\n")
+    return data[: header.body_start] + b"\n".join(line for line in lines if line.strip()) + b"\n"
 
 
 def _colours_01(colours: np.ndarray) -> np.ndarray:
@@ -61,12 +218,21 @@ def read_ply(f: PathOrFile) -> dict:
     import trimesh
 
     data, name, _ = read_source(f)
-    declared = _header(data, name)
+    header = _parse_header(data, name)
+    declared = header.counts()
+    if header.format == "ascii":
+        data = _check_ascii_body(header, data, name)
+    else:
+        _check_binary_size(header, data, name)
     try:
         parsed = trimesh.exchange.ply.load_ply(io.BytesIO(data))
+        verts = np.asarray(parsed.get("vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
     except Exception as err:  # trimesh raises ValueError, KeyError, struct errors, ... on bad files
-        raise MeshFileError(name, f"cannot parse PLY ({type(err).__name__}: {err})") from err
-    verts = np.asarray(parsed.get("vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "unexpected length" in text:
+            raise MeshFileError(name, "binary data does not match the header (truncated, or lists of the wrong "
+                                      "length)") from err
+        raise MeshFileError(name, f"cannot parse PLY ({type(err).__name__}: {text[:200]})") from err
     if verts.shape[0] != declared["vertex"]:
         raise MeshFileError(name, f"header declares {declared['vertex']} vertices but the file holds "
                                   f"{verts.shape[0]} (truncated or malformed)")
@@ -219,8 +385,13 @@ def save_ply(
         f.write(payload)
 
 
+_NPZ_KEYS = ("points", "xyz", "features", "colors", "rgb", "normals")
+
+
 def _points_from_array(name: str, points: np.ndarray) -> np.ndarray:
     points = np.asarray(points)
+    if points.dtype.kind not in "biuf":
+        raise MeshFileError(name, f"points should be numbers, got an array of dtype {points.dtype}")
     if points.ndim != 2 or points.shape[1] != 3:
         raise MeshFileError(name, f"points should have shape (N, 3), got {points.shape}")
     if points.shape[0] == 0:
@@ -247,11 +418,18 @@ def read_pointcloud(path: PathOrFile) -> dict:
                 "features_are_colors": ply["colors"] is not None}
     if suffix not in (".npz", ".npy"):
         raise MeshFileError(name, f"unsupported point cloud suffix {suffix!r} (expected .ply, .npz or .npy)")
-    data, name, _ = read_source(path)
+    data, name, _ = read_source(path, expected="a point cloud file")
+    if not data:
+        raise MeshFileError(name, f"is empty (0 bytes), not a {suffix} file")
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        if suffix == ".npz":  # members are read lazily: read the ones used now, inside this try
+            if not hasattr(loaded, "files"):
+                raise ValueError("not an NPZ archive")
+            loaded = {k: (loaded[k] if k in _NPZ_KEYS else None) for k in loaded.files}
     except Exception as err:
-        raise MeshFileError(name, f"cannot read as {suffix} ({type(err).__name__}: {err})") from err
+        what = "a NumPy .npz archive" if suffix == ".npz" else "a NumPy .npy array"
+        raise MeshFileError(name, numpy_problem(data[:8], what, err)) from err
     normals = features = None
     are_colors = False
     if suffix == ".npy":
@@ -270,6 +448,8 @@ def read_pointcloud(path: PathOrFile) -> dict:
         for k in ("features", "colors", "rgb"):
             if k in keys:
                 features = np.asarray(loaded[k])
+                if features.dtype.kind not in "biuf":
+                    raise MeshFileError(name, f"'{k}' should be numbers, got an array of dtype {features.dtype}")
                 if features.ndim != 2 or features.shape[0] != points.shape[0]:
                     raise MeshFileError(name, f"'{k}' should have shape ({points.shape[0]}, C), got {features.shape}")
                 if k != "features":
@@ -278,6 +458,8 @@ def read_pointcloud(path: PathOrFile) -> dict:
                     features = features.astype(np.float64)
                 break
         if "normals" in keys:
+            if np.asarray(loaded["normals"]).dtype.kind not in "biuf":
+                raise MeshFileError(name, f"'normals' should be numbers, got dtype {loaded['normals'].dtype}")
             normals = np.asarray(loaded["normals"], dtype=np.float64)
             if normals.shape != points.shape:
                 raise MeshFileError(name, f"'normals' should have shape {points.shape}, got {normals.shape}")
@@ -308,3 +490,7 @@ def load_pointcloud(path: PathOrFile, device="cpu"):
                                                                                   dtype=torch.float32)]
 
     return Pointclouds(points=t(cloud["points"]), normals=t(cloud["normals"]), features=t(cloud["features"]))
+
+
+# PyTorch3D exports the IO plugins of this format from this module.
+from inverse3d.io.pluggable_formats import MeshPlyFormat, PointcloudPlyFormat  # noqa: E402,F401

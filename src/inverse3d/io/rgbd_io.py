@@ -15,7 +15,8 @@ from typing import Any, NamedTuple, Sequence, Union
 import numpy as np
 import torch
 
-from inverse3d.io.errors import MeshFileError, MeshFileNotFoundError
+from inverse3d.io.errors import MeshFileError, check_file, numpy_problem, read_error
+from inverse3d.io.images import ImageTooLargeError, max_texture_pixels, open_image
 
 PathLike = Union[str, os.PathLike]
 _IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".exr", ".webp"}
@@ -40,28 +41,60 @@ class RGBDImage(NamedTuple):
     K: torch.Tensor | None
 
 
-def _require_file(path: PathLike) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise MeshFileNotFoundError(os.fspath(path))
-    if p.is_dir():
-        raise MeshFileError(os.fspath(path), "is a folder, not a file")
+def _require_file(path: PathLike, expected: str = "an image file") -> Path:
+    p = check_file(path, expected)
+    if not os.access(p, os.R_OK):
+        raise MeshFileError(os.fspath(path), "permission denied (the file cannot be read)")
     return p
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, max_pixels: int | None = None) -> np.ndarray:
+    """Decodes an image after checking its size from the header (images PIL cannot identify, such as EXR, are
+    left to imageio unchecked)."""
     import imageio.v3 as iio
 
+    budget = max_texture_pixels(max_pixels)
+    try:
+        open_image(path, budget, option="max_image_pixels").close()
+    except ImageTooLargeError:
+        raise
+    except MeshFileError:
+        pass  # not a format PIL reads: imageio may still know it
     try:
         return np.asarray(iio.imread(path))
+    except OSError as err:
+        if err.errno is not None:  # a file-system error (permission denied, ...), not a decoder's complaint
+            raise read_error(str(path), err) from err
+        raise _image_error(path, err) from err
     except Exception as err:  # imageio raises many types for unreadable files
-        raise MeshFileError(str(path), f"cannot be read as an image ({err})") from err
+        raise _image_error(path, err) from err
 
 
-def read_color(path: PathLike) -> torch.Tensor:
-    """A colour image as (H, W, 3) float32 in [0, 1] (grey is repeated, alpha dropped, 8/16-bit scaled)."""
+def _image_error(path: Path, err: Exception) -> MeshFileError:
+    reason = "no image format recognised" if "find a backend" in str(err) else _first_line(err)
+    return MeshFileError(str(path), f"cannot be read as an image ({reason})")
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def _load_error(path: Path, what: str, err: Exception) -> MeshFileError:
+    """One-line MeshFileError for a file np.load could not read (numpy's own text about pickles suggests loading
+    them unsafely: never repeated)."""
+    if isinstance(err, OSError) and err.errno is not None:
+        return read_error(str(path), err)
+    return MeshFileError(str(path), numpy_problem(path.read_bytes()[:8] if path.is_file() else b"", what, err))
+
+
+def read_color(path: PathLike, max_pixels: int | None = None) -> torch.Tensor:
+    """A colour image as (H, W, 3) float32 in [0, 1] (grey is repeated, alpha dropped, 8/16-bit scaled).
+
+    ``max_pixels``: larger images are refused from their header (``ImageTooLargeError``; None:
+    ``$INVERSE3D_MAX_TEXTURE_PIXELS``, else 64 Mpx, see ``inverse3d.io.images``)."""
     p = _require_file(path)
-    arr = _read_image(p)
+    arr = _read_image(p, max_pixels)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
@@ -74,7 +107,8 @@ def read_color(path: PathLike) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
-def read_depth(path: PathLike, depth_scale: float = 1000.0, key: str | None = None) -> torch.Tensor:
+def read_depth(path: PathLike, depth_scale: float = 1000.0, key: str | None = None,
+               max_pixels: int | None = None) -> torch.Tensor:
     """A depth map as (H, W) float32.
 
     Integer depth (16-bit PNG, integer NPY) is divided by ``depth_scale`` (1000: millimetres to metres; 5000
@@ -85,8 +119,9 @@ def read_depth(path: PathLike, depth_scale: float = 1000.0, key: str | None = No
             else under ``"depth"``, else the only array).
         depth_scale: file units per scene unit, for integer depth.
         key: array name inside an ``.npz``.
+        max_pixels: depth images (PNG, ...) with more pixels are refused from their header, as in ``read_color``.
     """
-    p = _require_file(path)
+    p = _require_file(path, "a depth file")
     if not (isinstance(depth_scale, (int, float)) and np.isfinite(depth_scale) and depth_scale > 0):
         raise ValueError(f"read_depth: depth_scale must be a positive number, got {depth_scale!r}")
     ext = p.suffix.lower()
@@ -94,7 +129,7 @@ def read_depth(path: PathLike, depth_scale: float = 1000.0, key: str | None = No
         try:
             arr = np.load(p, allow_pickle=False)
         except Exception as err:
-            raise MeshFileError(str(p), f"cannot be read as a NumPy array ({err})") from err
+            raise _load_error(p, "a NumPy array", err) from err
     elif ext == ".npz":
         try:
             with np.load(p, allow_pickle=False) as archive:
@@ -108,9 +143,9 @@ def read_depth(path: PathLike, depth_scale: float = 1000.0, key: str | None = No
         except MeshFileError:
             raise
         except Exception as err:
-            raise MeshFileError(str(p), f"cannot be read as a NumPy archive ({err})") from err
+            raise _load_error(p, "a NumPy archive", err) from err
     elif ext in _IMAGE_EXTS:
-        arr = _read_image(p)
+        arr = _read_image(p, max_pixels)
     else:
         raise MeshFileError(str(p), f"unknown depth format {ext!r} (use .png, .npy or .npz)")
     arr = np.asarray(arr)
@@ -137,11 +172,13 @@ def read_intrinsics(intrinsics: Any) -> tuple[torch.Tensor, tuple[int, int] | No
         intrinsics: a 3x3 matrix (array, tensor, nested list) or a path to a JSON file (module docstring).
     """
     if isinstance(intrinsics, (str, os.PathLike)):
-        p = _require_file(intrinsics)
+        p = _require_file(intrinsics, "a JSON file")
         try:
-            data = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise MeshFileError(str(p), f"cannot be read as JSON ({err})") from err
+            data = json.loads(p.read_bytes())
+        except OSError as err:
+            raise read_error(str(p), err) from err
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise MeshFileError(str(p), f"cannot be read as JSON ({str(err)[:120]})") from err
         return _intrinsics_from_json(data, str(p))
     K = torch.as_tensor(np.asarray(intrinsics, dtype=np.float64)).to(torch.float32)
     if K.shape != (3, 3):
@@ -226,6 +263,7 @@ def load_rgbd(
     max_depth: float | None = None,
     depth_key: str | None = None,
     device: torch.device | str | None = None,
+    max_image_pixels: int | None = None,
 ) -> RGBDImage:
     """Reads one RGB-D frame and, given intrinsics, the camera that took it.
 
@@ -238,6 +276,8 @@ def load_rgbd(
         max_depth: depths beyond it are marked invalid (mask False).
         depth_key: array name inside an ``.npz``.
         device: where the returned tensors and camera live.
+        max_image_pixels: colour and depth images with more pixels are refused from their header, before
+            decoding (``ImageTooLargeError``; None: ``$INVERSE3D_MAX_TEXTURE_PIXELS``, else 64 Mpx).
 
     Returns:
         ``RGBDImage(image, depth, mask, camera, K)``; unpack or pass ``image, mask, depth, camera`` on to
@@ -247,8 +287,8 @@ def load_rgbd(
         MeshFileError (a ValueError) naming the file: missing, unreadable, wrong shape, colour and depth of
         different sizes, or intrinsics whose width/height differ from the images.
     """
-    image = read_color(color_path)
-    depth = read_depth(depth_path, depth_scale=depth_scale, key=depth_key)
+    image = read_color(color_path, max_image_pixels)
+    depth = read_depth(depth_path, depth_scale=depth_scale, key=depth_key, max_pixels=max_image_pixels)
     if image.shape[:2] != depth.shape:
         raise MeshFileError(
             os.fspath(depth_path),

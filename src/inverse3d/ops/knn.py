@@ -106,8 +106,14 @@ def knn_gather(x: torch.Tensor, idx: torch.Tensor, lengths: torch.Tensor | None 
     if idx.shape[0] != N:
         raise ValueError("x and idx must have same batch dimension.")
     K = idx.shape[2]
+    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+        raise TypeError(f"knn_gather: idx must be an integer tensor (torch.int64); got dtype {idx.dtype}")
     if idx.numel() > 0 and (idx.min() < 0 or idx.max() >= M):
         raise ValueError(f"knn_gather: idx must lie in [0, {M}), got range [{int(idx.min())}, {int(idx.max())}]")
+    if lengths is not None:
+        if not torch.is_tensor(lengths) or lengths.shape != (N,):
+            raise ValueError(f"knn_gather: lengths must be a tensor of shape ({N},)")
+        _check_int_dtype(lengths, "lengths")
     out = _gather_points(x, idx.long())
     if lengths is not None:
         pad = lengths.to(x.device)[:, None] <= torch.arange(K, device=x.device)[None]  # (N, K)
@@ -130,7 +136,7 @@ def _check_inputs(p1, p2, lengths1, lengths2, norm, K) -> tuple[torch.Tensor, to
         raise ValueError("knn_points expects floating point clouds")
     if norm not in (1, 2):
         raise ValueError(f"Support for 1 or 2 norm; got norm={norm}")
-    if not isinstance(K, int) or K < 1:
+    if isinstance(K, bool) or not isinstance(K, int) or K < 1:
         raise ValueError(f"K must be a positive int; got {K!r}")
     N, P1, _ = p1.shape
     P2 = p2.shape[1]
@@ -148,10 +154,17 @@ def _check_lengths(lengths, N: int, P: int, device, name: str) -> torch.Tensor:
         return torch.full((N,), P, dtype=torch.int64, device=device)
     if not torch.is_tensor(lengths) or lengths.shape != (N,):
         raise ValueError(f"{name} must be a tensor of shape ({N},)")
+    _check_int_dtype(lengths, name)
     lengths = lengths.to(device=device, dtype=torch.int64)
     if N > 0 and (lengths.min() < 0 or lengths.max() > P):
         raise ValueError(f"{name} must lie in [0, {P}]; got {lengths.tolist()}")
     return lengths
+
+
+def _check_int_dtype(lengths: torch.Tensor, name: str) -> None:
+    """Point counts must be integers (PyTorch3D takes int64; other integer types are converted)."""
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor (torch.int64) of point counts; got dtype {lengths.dtype}")
 
 
 def _gather_points(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

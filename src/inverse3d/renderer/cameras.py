@@ -59,6 +59,103 @@ def _as_batch(value: Any, n: int, dtype: torch.dtype, device: torch.device, name
     return value
 
 
+def _host_values(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 NumPy array when reading it makes no wait for a GPU (numbers, sequences, arrays,
+    CPU tensors); None for tensors on other devices and values that are not numbers (those are not checked)."""
+    if value is None or isinstance(value, (str, bool)):
+        return None
+    if torch.is_tensor(value):
+        if value.device.type != "cpu" or value.is_complex():
+            return None
+        return value.detach().to(torch.float64).numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _first_bad(name: str, values: np.ndarray, ok: np.ndarray) -> str | None:
+    """``name = value`` (``name[i] = value`` in a batch) of the first value where ``ok`` is False, else None."""
+    if ok.all():
+        return None
+    i = int(np.flatnonzero(~ok.reshape(-1))[0])
+    where = f"{name}[{i}]" if values.size > 1 else name
+    return f"{where} = {values.reshape(-1)[i]:g}"
+
+
+def _check_values(camera: str, checks: list[tuple[str, Any, Any, str]]) -> None:
+    """Raises ValueError naming the camera, parameter and value for the first check that fails.
+
+    Args:
+        checks: (name, value, test, rule): ``test(values)`` gives a bool array over the float64 values of ``value``
+            (skipped when they are not on the host, see ``_host_values``); ``rule`` says what is expected.
+    """
+    for name, value, test, rule in checks:
+        values = _host_values(value)
+        if values is None or values.size == 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            bad = _first_bad(name, values, np.isfinite(values) & test(values))
+        if bad is not None:
+            raise ValueError(f"{camera}: {name} must be {rule}; got {bad}")
+
+
+def _check_near_far(camera: str, znear: Any, zfar: Any, perspective: bool) -> None:
+    """znear > 0 (perspective), finite planes and znear < zfar, checked where that needs no GPU sync."""
+    _check_values(camera, [
+        ("znear", znear, (lambda v: v > 0) if perspective else (lambda v: v == v),
+         "> 0 (the near plane lies in front of the camera)" if perspective else "a finite number"),
+        ("zfar", zfar, lambda v: v == v, "a finite number"),
+    ])
+    near, far = _host_values(znear), _host_values(zfar)
+    if near is None or far is None or near.size == 0 or far.size == 0:
+        return
+    try:
+        near, far = np.broadcast_arrays(near.reshape(-1), far.reshape(-1))
+    except ValueError:  # mismatched batch sizes: reported when the projection is built
+        return
+    ok = near < far
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        at = f"[{i}]" if near.size > 1 else ""
+        raise ValueError(f"{camera}: znear must be < zfar; got znear{at} = {near[i]:g} and zfar{at} = {far[i]:g}")
+
+
+def _check_fov_params(camera: str, znear: Any, zfar: Any, fov: Any, aspect_ratio: Any, degrees: bool) -> None:
+    limit, unit = (180.0, "(0, 180) degrees") if degrees else (math.pi, "(0, pi) radians (degrees=False)")
+    _check_values(camera, [
+        ("fov", fov, lambda v: (v > 0) & (v < limit), f"in {unit}"),
+        ("aspect_ratio", aspect_ratio, lambda v: v > 0, "> 0"),
+    ])
+    _check_near_far(camera, znear, zfar, perspective=True)
+
+
+def _check_box_params(camera: str, znear: Any, zfar: Any, max_x: Any, min_x: Any, max_y: Any, min_y: Any) -> None:
+    _check_values(camera, [(n, v, lambda a: a == a, "a finite number")
+                           for n, v in (("max_x", max_x), ("min_x", min_x), ("max_y", max_y), ("min_y", min_y))])
+    for hi_name, hi, lo_name, lo in (("max_x", max_x, "min_x", min_x), ("max_y", max_y, "min_y", min_y)):
+        a, b = _host_values(hi), _host_values(lo)
+        if a is None or b is None or a.size == 0 or b.size == 0:
+            continue
+        try:
+            a, b = np.broadcast_arrays(a.reshape(-1), b.reshape(-1))
+        except ValueError:
+            continue
+        same = a == b
+        if same.any():
+            i = int(np.flatnonzero(same)[0])
+            raise ValueError(f"{camera}: {hi_name} must differ from {lo_name} (the view box has no width); "
+                             f"got {hi_name} = {lo_name} = {a[i]:g}")
+    _check_near_far(camera, znear, zfar, perspective=False)
+
+
+def _check_sfm_params(camera: str, focal_length: Any, principal_point: Any) -> None:
+    _check_values(camera, [
+        ("focal_length", focal_length, lambda v: v != 0, "a finite, non-zero number"),
+        ("principal_point", principal_point, lambda v: v == v, "finite"),
+    ])
+
+
 def _image_size_tensor(image_size: Any, n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Image sizes ``(height, width)`` as an (n, 2) tensor; raises when missing or malformed."""
     if image_size is None:
@@ -291,6 +388,7 @@ class FoVPerspectiveCameras(CamerasBase):
         K: torch.Tensor | None = None,
         device: Device = "cpu",
     ) -> None:
+        _check_fov_params(type(self).__name__, znear, zfar, fov, aspect_ratio, degrees)
         super().__init__(
             dtype=_float_dtype(R, T),
             device=device,
@@ -314,7 +412,12 @@ class FoVPerspectiveCameras(CamerasBase):
 
         ``x_ndc = x / (z tan(fov/2) aspect)``, ``y_ndc = y / (z tan(fov/2))``,
         ``z_ndc = zfar (z - znear) / ((zfar - znear) z)``.
+
+        Raises:
+            ValueError: fov outside (0, 180) degrees, znear <= 0 or znear >= zfar (values on the CPU or given as
+                numbers; tensors on a GPU are not read, which would wait for it).
         """
+        _check_fov_params(type(self).__name__, znear, zfar, fov, aspect_ratio, degrees)
         n, device = self._N, self.device
         dtype = _float_dtype(self.R, znear, zfar, fov, aspect_ratio)
         znear = _as_batch(znear, n, dtype, device, "znear")
@@ -396,6 +499,7 @@ class FoVOrthographicCameras(CamerasBase):
         K: torch.Tensor | None = None,
         device: Device = "cpu",
     ) -> None:
+        _check_box_params(type(self).__name__, znear, zfar, max_x, min_x, max_y, min_y)
         super().__init__(
             dtype=_float_dtype(R, T),
             device=device,
@@ -419,7 +523,12 @@ class FoVOrthographicCameras(CamerasBase):
     def compute_projection_matrix(
         self, znear: Any, zfar: Any, max_x: Any, min_x: Any, max_y: Any, min_y: Any, scale_xyz: Any
     ) -> torch.Tensor:
-        """The (N, 4, 4) orthographic projection matrix (column-vector layout); depth znear -> 0, zfar -> 1."""
+        """The (N, 4, 4) orthographic projection matrix (column-vector layout); depth znear -> 0, zfar -> 1.
+
+        Raises:
+            ValueError: znear >= zfar or an empty view box (max_x == min_x, max_y == min_y), as for the FoV camera.
+        """
+        _check_box_params(type(self).__name__, znear, zfar, max_x, min_x, max_y, min_y)
         n, device = self._N, self.device
         dtype = _float_dtype(self.R, znear, zfar, max_x, min_x, max_y, min_y, scale_xyz)
         znear, zfar, max_x, min_x, max_y, min_y = (
@@ -481,7 +590,7 @@ def _get_sfm_calibration_matrix(
 
     Args:
         focal_length: scalar, (N,), (N, 1) or (N, 2).
-        principal_point: (N, 2).
+        principal_point: (N, 2) or (N, 2, 1).
     """
     device = torch.device(device) if not isinstance(device, torch.device) else device
     dtype = _float_dtype(focal_length, principal_point)
@@ -498,6 +607,8 @@ def _get_sfm_calibration_matrix(
         fx, fy = focal_length.unbind(1)
     if principal_point.dim() == 1:
         principal_point = principal_point[None]
+    if principal_point.dim() == 3 and principal_point.shape[-1] == 1:  # (N, 2, 1) column vectors
+        principal_point = principal_point[..., 0]
     px, py = principal_point.unbind(1)
     K = torch.zeros((N, 4, 4), dtype=dtype, device=device)
     K[:, 0, 0] = fx
@@ -536,6 +647,7 @@ class _SfMCameras(CamerasBase):
         if image_size is not None and _is_flat_pair(image_size):
             image_size = [list(image_size.tolist() if torch.is_tensor(image_size) else image_size)]  # (H, W) -> (1, 2)
         extra = {"image_size": image_size} if image_size is not None else {}
+        _check_sfm_params(type(self).__name__, focal_length, principal_point)
         super().__init__(
             dtype=_float_dtype(R, T),
             device=device,
@@ -560,6 +672,8 @@ class _SfMCameras(CamerasBase):
             shape = tuple(self.focal_length.shape)
             raise ValueError(f"focal_length must be a scalar, (N,), (N, 1) or (N, 2); got {shape}")
         self.focal_length = self.focal_length.expand(-1, 2)  # (N, 2)
+        if self.principal_point.dim() == 3 and self.principal_point.shape[1:] == (2, 1):  # (N, 2, 1), as PyTorch3D
+            self.principal_point = self.principal_point[..., 0]
         if self.principal_point.dim() != 2 or self.principal_point.shape[1] != 2:
             raise ValueError(f"principal_point must have shape (N, 2); got {tuple(self.principal_point.shape)}")
         self._check_pose()
@@ -568,6 +682,7 @@ class _SfMCameras(CamerasBase):
 
     def compute_projection_matrix(self, focal_length: torch.Tensor, principal_point: torch.Tensor) -> torch.Tensor:
         """(N, 4, 4) view -> NDC (or screen for ``in_ndc=False``) matrix from focal lengths and principal points."""
+        _check_sfm_params(type(self).__name__, focal_length, principal_point)
         return _get_sfm_calibration_matrix(
             self._N, self.device, focal_length, principal_point, orthographic=self._ORTHOGRAPHIC
         )
@@ -616,7 +731,7 @@ class PerspectiveCameras(_SfMCameras):
 
     Args:
         focal_length: scalar, (N,), (N, 1) or (N, 2) (fx, fy).
-        principal_point: (N, 2) (px, py).
+        principal_point: (N, 2) (px, py), or (N, 2, 1).
         R, T, K, device: as for ``FoVPerspectiveCameras``.
         in_ndc: whether the parameters are in NDC (True) or screen space (False).
         image_size: (height, width) or (N, 2); needed for screen space and screen output.
@@ -840,3 +955,13 @@ def look_at_view_transform(
     T = -torch.bmm(R.transpose(1, 2), C[:, :, None])[:, :, 0]
     return R, T
 
+
+
+# PyTorch3D also has these names in renderer.cameras (the first four deprecated); they live in cameras_compat.py.
+from inverse3d.renderer.cameras_compat import (  # noqa: E402
+    OpenGLOrthographicCameras,
+    OpenGLPerspectiveCameras,
+    SfMOrthographicCameras,
+    SfMPerspectiveCameras,
+    try_get_projection_transform,
+)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
+import numbers
 import warnings
 from typing import Any
 
@@ -24,6 +26,50 @@ BROADCAST_TYPES = (float, int, list, tuple, torch.Tensor, np.ndarray)
 
 # Attributes every nn.Module has; the rest of an instance's __dict__ are its properties.
 _MODULE_INTERNALS = frozenset(nn.Module().__dict__)
+
+
+def check_image_size(image_size: Any, name: str = "image_size") -> tuple[int, int]:
+    """(H, W) from an int (square image) or an (H, W) pair of ints, as the rasterisers take ``image_size``.
+
+    Raises:
+        TypeError: anything but an int or a pair of ints (a float such as 8.5, a string, a bool).
+        ValueError: a pair of the wrong length, or a size that is not positive.
+    """
+    if isinstance(image_size, (tuple, list)):
+        if len(image_size) != 2:
+            raise ValueError(f"{name} must be an int or (H, W); got {image_size!r} ({len(image_size)} values)")
+        sizes = tuple(image_size)
+    else:
+        sizes = (image_size, image_size)
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"{name} must be an int or (H, W) of ints; got {image_size!r} ({type(s).__name__})")
+    H, W = int(sizes[0]), int(sizes[1])
+    if H <= 0 or W <= 0:
+        raise ValueError(f"{name} must be positive; got {image_size!r}")
+    return H, W
+
+
+def check_count(value: Any, name: str, minimum: int = 1, optional: bool = False) -> None:
+    """Raises TypeError unless ``value`` is an int (None too if ``optional``), ValueError if below ``minimum``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int{' or None' if optional else ''}; got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {value}")
+
+
+def check_nonnegative(value: Any, name: str, optional: bool = False) -> None:
+    """Raises TypeError unless ``value`` is a real number (None too if ``optional``), ValueError unless it is
+    finite and >= 0. Tensors are left to the functions that use them (checking them could wait for a GPU)."""
+    if (value is None and optional) or torch.is_tensor(value):
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value}")
 
 
 def make_device(device: Device) -> torch.device:
@@ -217,3 +263,9 @@ class TensorProperties(nn.Module):
                 setattr(self, name, value.gather(0, idx))
         return self
 
+
+
+# PyTorch3D names and homes of these helpers.
+from inverse3d.renderer.ndc_sampling import ndc_grid_sample, ndc_to_grid_sample_coords  # noqa: E402,F401
+
+parse_image_size = check_image_size

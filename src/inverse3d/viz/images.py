@@ -1,13 +1,20 @@
 """Saving images and frame sequences: PNG/JPEG stills, image grids, looping GIFs, MP4 videos, PNG folders.
 
 Images are channels-last, ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, as tensors or arrays: floats in [0, 1]
-(clipped) or uint8. Frame sequences are ``(T, H, W, 3)``.
+(clipped) or uint8. Frame sequences are ``(T, H, W, 3)``, or any iterable of ``(H, W, 3)`` frames: they are
+written one at a time, so a long sequence rendered lazily never sits in memory at once.
+
+Every output is written safely: a file goes to a temporary sibling unique to the process and is renamed into place,
+and a GIF, MP4 or PNG folder is locked (``inverse3d.io.outputs.OutputLock``) while it is written, so two processes
+writing the same output fail at once instead of interleaving.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -48,13 +55,17 @@ def _check_image(image: np.ndarray) -> None:
 def save_image(path: str | Path, image: ArrayLike) -> Path:
     """Writes one image (PNG, JPEG, ... by suffix) and returns its path.
 
+    The image goes to a temporary sibling first and is renamed into place, so a reader never sees half a file.
+
     Args:
         path: output file; parent folders are created.
         image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), float in [0, 1] or uint8.
     """
     import imageio.v3 as iio
 
-    path = Path(path)
+    from inverse3d.io.outputs import atomic_write
+
+    path = _nonempty_path(path)
     img = to_uint8(image)
     _check_image(img)
     if img.ndim == 3 and img.shape[-1] == 1:
@@ -62,8 +73,14 @@ def save_image(path: str | Path, image: ArrayLike) -> Path:
     if path.suffix.lower() in (".jpg", ".jpeg") and img.ndim == 3 and img.shape[-1] == 4:
         img = img[..., :3]
     path.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(path, img)
-    return path
+    return atomic_write(path, lambda tmp: iio.imwrite(tmp, img, extension=path.suffix))
+
+
+def _nonempty_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; an empty string (which ``Path`` would read as the current folder) is an error."""
+    if not os.fspath(path).strip():
+        raise ValueError("empty output path")
+    return Path(path)
 
 
 def image_grid(
@@ -112,57 +129,163 @@ def image_grid(
     return torch.from_numpy(grid)
 
 
-def save_frames(frames: ArrayLike | Sequence[ArrayLike], path: str | Path, fps: float = 15) -> Path:
+FRAME_NAME = re.compile(r"frame_\d+\.png")  # the files of a PNG-folder output
+
+
+def save_frames(frames: ArrayLike | Iterable[ArrayLike], path: str | Path, fps: float = 15) -> Path:
     """Writes a frame sequence, the format chosen by the suffix of ``path``, and returns ``path``.
 
-    - ``.gif``: an animated GIF that loops forever;
+    - ``.gif``: an animated GIF that loops forever (each frame with its own 256-colour palette);
     - ``.mp4``: an H.264 video (needs ``imageio-ffmpeg``); odd sizes are padded by one pixel;
-    - no suffix (or an existing folder): a folder of ``frame_0000.png``, ``frame_0001.png``, ...
+    - no suffix (or an existing folder): a folder of ``frame_0000.png``, ``frame_0001.png``, ...; the
+      ``frame_*.png`` files of an earlier run in that folder are removed first, so none is left over (and the
+      frames of this run, should it fail part way).
+
+    Frames are written one at a time: an iterable (e.g. a generator that renders them) is consumed lazily, and
+    memory does not grow with the number of frames. The suffix and ``fps`` are checked before the first frame is
+    asked for. The output is locked while it is written (``OutputInUseError`` if another process writes it) and
+    files appear under their final names only when complete.
 
     Args:
-        frames: (T, H, W, 3) (or 4 channels; alpha is kept only in PNG frames) float in [0, 1] or uint8.
+        frames: (T, H, W, 3) (or 4 channels; alpha is kept only in PNG frames) float in [0, 1] or uint8, or an
+            iterable of (H, W, 3) / (H, W, 4) frames of one size.
         fps: frames per second.
     """
-    path = Path(path)
-    if isinstance(frames, (torch.Tensor, np.ndarray)):
-        video = to_uint8(frames)
-    else:
-        video = np.stack([to_uint8(f) for f in frames])
-    if video.ndim != 4 or video.shape[-1] not in (3, 4) or video.shape[0] == 0:
-        raise ValueError(f"frames must have shape (T, H, W, 3) with T >= 1; got {tuple(video.shape)}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive; got {fps}")
+    from inverse3d.io.outputs import OutputLock
+
+    path = _nonempty_path(path)
+    if not (isinstance(fps, (int, float)) and 0 < fps < float("inf")):
+        raise ValueError(f"fps must be a positive number; got {fps!r}")
     suffix = path.suffix.lower()
-    if path.is_dir() or suffix == "":
-        path.mkdir(parents=True, exist_ok=True)
-        for t, frame in enumerate(video):
-            save_image(path / f"frame_{t:04d}.png", frame)
-        return path
+    folder = path.is_dir() or suffix == ""
+    if not folder and suffix not in VIDEO_SUFFIXES:
+        raise ValueError(f"unsupported output {path.name!r}: use .gif, .mp4, or a folder (no suffix) for PNG frames")
+    stream = _frame_stream(frames)
+    created = [d for d in ((path,) if folder else ()) + tuple(path.parents) if not d.exists()]  # deepest first
+    try:
+        with OutputLock(path, is_dir=folder):
+            first = next(stream)  # the first frame exists before anything of an earlier run is touched
+            if folder:
+                _write_png_folder(path, first, stream)
+            else:
+                _write_video(path, suffix, first, stream, fps)
+    except BaseException as err:
+        for d in created:  # folders made for an output that failed before any frame was written
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        if isinstance(err, OSError) and err.filename is None and err.errno:  # a write on a full disk names no file
+            raise OSError(err.errno, err.strerror or os.strerror(err.errno), str(path)) from err
+        raise
+    return path
+
+
+def _frame_stream(frames: ArrayLike | Iterable[ArrayLike]) -> Iterator[np.ndarray]:
+    """Validated uint8 (H, W, C) frames, one at a time; raises ValueError on a bad shape or an empty sequence."""
+    if isinstance(frames, (torch.Tensor, np.ndarray)):
+        if frames.ndim != 4 or frames.shape[-1] not in (3, 4) or frames.shape[0] == 0:
+            raise ValueError(f"frames must have shape (T, H, W, 3) with T >= 1; got {tuple(frames.shape)}")
+        if 0 in frames.shape[1:3]:
+            raise ValueError(f"frames are empty: shape {tuple(frames.shape)}")
+        frames = iter(frames)
+    elif not isinstance(frames, Iterable):
+        raise ValueError(f"frames must be a (T, H, W, 3) tensor or array, or an iterable of frames; got "
+                         f"{type(frames).__name__}")
+
+    def stream() -> Iterator[np.ndarray]:
+        shape = None
+        for t, frame in enumerate(frames):
+            frame = to_uint8(frame)
+            if shape is None:
+                if frame.ndim != 3 or frame.shape[-1] not in (3, 4) or 0 in frame.shape[:2]:
+                    raise ValueError(f"frames must have shape (H, W, 3) or (H, W, 4); got {tuple(frame.shape)}")
+                shape = frame.shape
+            elif frame.shape != shape:
+                raise ValueError(f"frame {t} has shape {tuple(frame.shape)}; the first has {tuple(shape)}")
+            yield frame
+        if shape is None:
+            raise ValueError("frames must have shape (T, H, W, 3) with T >= 1; got no frame")
+
+    return stream()
+
+
+def _write_png_folder(folder: Path, first: np.ndarray, rest: Iterator[np.ndarray]) -> None:
+    """``frame_0000.png``, ... into ``folder``, after removing the ``frame_*.png`` files of an earlier run; if writing
+    fails part way, the frames already written are removed too."""
+    for old in folder.iterdir():
+        if FRAME_NAME.fullmatch(old.name) and not old.is_dir():
+            old.unlink()
+    written = []
+    try:
+        for t, frame in enumerate(_chain(first, rest)):
+            written.append(save_image(folder / f"frame_{t:04d}.png", frame))
+    except BaseException:  # an incomplete sequence is removed, as a GIF or MP4 that fails is never renamed in
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+def _write_video(path: Path, suffix: str, first: np.ndarray, rest: Iterator[np.ndarray], fps: float) -> None:
+    """A GIF or MP4 through a temporary sibling unique to this process, renamed into place when complete."""
+    from inverse3d.io.outputs import temp_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".gif":
-        import imageio.v3 as iio
+    tmp = temp_path(path)
+    tmp = tmp.with_name(tmp.name + suffix)  # writers pick the format from the suffix
+    try:
+        frames = (frame[..., :3] for frame in _chain(first, rest))
+        if suffix == ".gif":
+            _write_gif(frames, tmp, fps)
+        else:
+            _write_mp4(frames, tmp, fps)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
-        iio.imwrite(path, video[..., :3], extension=".gif", duration=1000.0 / fps, loop=0)
-        return path
-    if suffix == ".mp4":
-        _write_mp4(video[..., :3], path, fps)
-        return path
-    raise ValueError(f"unsupported output {path.name!r}: use .gif, .mp4, or a folder (no suffix) for PNG frames")
+
+def _write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> None:
+    """An animated, endlessly looping GIF written frame by frame (Pillow's own writer keeps every frame)."""
+    from PIL import GifImagePlugin, Image
+
+    delay_ms = 1000.0 / fps
+    with open(path, "wb") as f:
+        for t, frame in enumerate(frames):
+            image = Image.fromarray(np.ascontiguousarray(frame), "RGB")
+            if t == 0:
+                H, W = frame.shape[:2]
+                if max(H, W) > 0xFFFF:
+                    raise ValueError(f"a GIF is at most 65535 pixels wide and high; got {W} x {H}")
+                # Logical screen without a global colour table (each frame has its own), then the loop extension.
+                f.write(b"GIF89a" + W.to_bytes(2, "little") + H.to_bytes(2, "little") + b"\x70\x00\x00")
+                f.write(b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
+            paletted = image.convert("P", palette=Image.Palette.ADAPTIVE)
+            for chunk in GifImagePlugin.getdata(paletted, (0, 0), duration=delay_ms, include_color_table=True):
+                f.write(chunk)
+        f.write(b";")
 
 
-def _write_mp4(video: np.ndarray, path: Path, fps: float) -> None:
+def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float) -> None:
     try:
         import imageio_ffmpeg  # noqa: F401
         import imageio.v2 as iio2
     except ImportError as err:  # optional at import time, required here
         raise ImportError("writing MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg") from err
-    T, H, W, _ = video.shape
-    if H % 2 or W % 2:  # H.264 in yuv420p needs even sizes
-        video = np.pad(video, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")
-    writer = iio2.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=2,
-                             pixelformat="yuv420p", output_params=["-movflags", "+faststart"])
+    writer = None
     try:
-        for frame in video:
+        for frame in frames:
+            H, W, _ = frame.shape
+            if H % 2 or W % 2:  # H.264 in yuv420p needs even sizes
+                frame = np.pad(frame, ((0, H % 2), (0, W % 2), (0, 0)), mode="edge")
+            if writer is None:
+                writer = iio2.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                                         macro_block_size=2, pixelformat="yuv420p",
+                                         output_params=["-movflags", "+faststart"])
             writer.append_data(frame)
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()

@@ -1,7 +1,11 @@
 """A self-contained HTML page of figures: sections of captioned images (PNG/GIF) and videos (MP4).
 
-Used by ``inverse3d tour`` and by the training/evaluation reports. Media paths are stored relative to the page so
-the output folder can be moved or zipped as a whole.
+Used by ``inverse3d tour`` and by the training/evaluation reports. A figure's path is taken as any path in Python is:
+absolute, or relative to the working directory at the time the figure is added. The page links each one relative to
+its own folder, so the output folder can be moved or zipped as a whole.
+
+Every string that goes into the page (titles, texts, notes, captions, error messages that may quote input files) is
+HTML-escaped; only ``Section.html_blocks`` is inserted as HTML, and it is built by ``html_table``, which escapes too.
 """
 
 from __future__ import annotations
@@ -11,25 +15,33 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inverse3d.io.outputs import atomic_write
+
 _VIDEO_SUFFIXES = {".mp4", ".webm"}
 
 
 @dataclass
 class Figure:
-    """One captioned picture, animation or video; ``path`` is absolute or relative to the page's folder."""
+    """One captioned picture, animation or video; ``path`` is absolute or relative to the working directory (it is
+    made absolute here, so a later change of directory does not move it)."""
 
     path: Path
     caption: str
     title: str = ""
     wide: bool = False  # spans two columns (image grids, side-by-side comparisons)
 
+    def __post_init__(self) -> None:
+        self.path = Path(self.path).absolute()
+
 
 @dataclass
 class Section:
-    """A titled group of figures, with an optional paragraph of text and optional HTML (tables) under it."""
+    """A titled group of figures, with an optional paragraph of plain text, an optional highlighted note (plain text)
+    and optional HTML (tables from ``html_table``) under it."""
 
     title: str
     text: str = ""
+    note: str = ""
     figures: list[Figure] = field(default_factory=list)
     html_blocks: list[str] = field(default_factory=list)
 
@@ -51,7 +63,8 @@ figcaption { font-size: 0.85em; margin-top: 0.4em; line-height: 1.3; }
 figcaption b { display: block; }
 table { border-collapse: collapse; margin: 0.5em 0; background: white; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-.note { background: #fff7d6; border: 1px solid #e6d27a; padding: 0.5em 0.8em; border-radius: 4px; }
+.note { display: block; background: #fff7d6; border: 1px solid #e6d27a; padding: 0.5em 0.8em; border-radius: 4px;
+        margin: 0.8em 0; line-height: 1.4; }
 nav a { margin-right: 1em; }
 """
 
@@ -93,7 +106,7 @@ def write_page(path: Path, title: str, sections: list[Section], intro: str = "")
     Raises:
         FileNotFoundError: a figure's file does not exist (a page with a broken image is never written).
     """
-    path = Path(path)
+    path = Path(path).absolute()
     root = path.parent
     root.mkdir(parents=True, exist_ok=True)
     parts = [
@@ -104,16 +117,18 @@ def write_page(path: Path, title: str, sections: list[Section], intro: str = "")
         f"<h1>{html.escape(title)}</h1>",
     ]
     if intro:
-        parts.append(f"<p>{intro}</p>")
+        parts.append(f"<p>{html.escape(intro)}</p>")
     parts.append("<nav>" + "".join(f'<a href="#{_anchor(s.title)}">{html.escape(s.title)}</a>' for s in sections) + "</nav>")
     for section in sections:
         parts.append(f'<h2 id="{_anchor(section.title)}">{html.escape(section.title)}</h2>')
+        if section.note:
+            parts.append(f'<p class="note">{html.escape(section.note)}</p>')
         if section.text:
-            parts.append(f"<p>{section.text}</p>")
+            parts.append(f"<p>{html.escape(section.text)}</p>")
         parts.extend(section.html_blocks)
         parts.append('<div class="grid">')
         for fig in section.figures:
-            media = fig.path if fig.path.is_absolute() else root / fig.path
+            media = fig.path
             if not media.is_file():
                 raise FileNotFoundError(f"figure for {section.title!r} is missing: {media}")
             rel = Path(os.path.relpath(media, root)).as_posix()
@@ -128,8 +143,8 @@ def write_page(path: Path, title: str, sections: list[Section], intro: str = "")
         parts.append("</div>")
     parts.append(_SELF_CHECK)
     parts.append("</body></html>")
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    text = "\n".join(parts)
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def html_table(header: list[str], rows: list[list[object]], floatfmt: str = ".3f") -> str:

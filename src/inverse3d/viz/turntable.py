@@ -10,15 +10,22 @@ Every function takes ``obj``, any of:
 and returns frames ``(T, H, W, 3)`` uint8 (CPU), rendered with a hard Phong shader (meshes) or alpha-composited
 point splats (point clouds), a light near each camera ("headlight") and ``background`` where nothing is hit.
 ``render_views`` renders from given cameras; ``render_turntable`` and ``dolly_zoom`` frame the object from its
-bounding sphere themselves. ``save_*`` write GIF, MP4 or a PNG folder by the suffix of the path.
+bounding sphere themselves. ``save_*`` write GIF, MP4 or a PNG folder by the suffix of the path, rendering the
+frames a batch at a time as the writer takes them, so memory does not grow with the number of frames.
+
+Before rendering, the memory a batch needs (rasteriser and shader buffers per pixel, plus the frames kept) is
+compared with what the device has available: an image size that cannot fit is refused with a one-line
+``ValueError`` saying how much it would need, instead of exhausting the machine.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +35,10 @@ from inverse3d.viz.images import save_frames
 DEFAULT_COLOR = (0.72, 0.77, 0.9)  # a gentle blue-grey for untextured meshes and colourless points
 _MARGIN = 1.08  # the bounding sphere fills 1/_MARGIN of the half field of view
 _PIXELS_PER_BATCH = 1 << 20  # frames rendered together: about this many pixels at once
+# Peak working memory per rendered pixel (rasteriser and shader buffers), measured on the CPU with some headroom:
+# about 220 B for a hard-Phong mesh (K = 1) and 430 B for alpha-composited points (K = 8).
+BYTES_PER_PIXEL = {"mesh": 320, "points": 480}
+_FIXED_BYTES = 64 << 20  # per-face / per-point search chunks, bounded by the rasterisers' own budgets
 
 
 @dataclass
@@ -215,6 +226,30 @@ def render_views(
 
 
 def _render(scene: _Scene, R, T, fov, image_size, background, progress, point_radius, batch_size) -> torch.Tensor:
+    """All frames of the cameras (R, T, fov) stacked: (n, H, W, 3) uint8 on the CPU."""
+    n = R.shape[0]
+    chunks = _render_chunks(scene, lambda s, e: (R[s:e], T[s:e], fov[s:e]), n, image_size, background, progress,
+                            point_radius, batch_size, kept_frames=n)
+    return torch.cat(list(chunks))
+
+
+def _render_chunks(
+    scene: _Scene,
+    cameras: Callable[[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    n: int,
+    image_size,
+    background,
+    progress: bool,
+    point_radius,
+    batch_size: int | None,
+    kept_frames: int,
+) -> Iterator[torch.Tensor]:
+    """Renders frames [0, n) a batch at a time: ``cameras(s, e)`` gives (R, T, fov) of frames s..e-1, and each batch
+    is yielded as (B, H, W, 3) uint8 on the CPU once rendered. The memory check runs before the first batch.
+
+    Args:
+        kept_frames: how many frames the caller keeps in memory (n when stacking them, one batch when streaming).
+    """
     from tqdm.auto import tqdm
 
     from inverse3d.renderer.points.rasterize_points import parse_image_size
@@ -223,20 +258,122 @@ def _render(scene: _Scene, R, T, fov, image_size, background, progress, point_ra
     bg = tuple(float(c) for c in background)
     if len(bg) != 3:
         raise ValueError(f"background must have 3 values (RGB in [0, 1]); got {background}")
-    n = R.shape[0]
-    B = max(1, min(n, batch_size or _PIXELS_PER_BATCH // (H * W)))
-    frames = []
-    with tqdm(total=n, desc="rendering", unit="frame", disable=not progress, leave=False) as bar:
-        for s in range(0, n, B):
-            e = min(n, s + B)
-            with torch.no_grad():
-                if scene.kind == "mesh":
-                    rgb = _render_mesh(scene, R[s:e], T[s:e], fov[s:e], (H, W), bg)
-                else:
-                    rgb = _render_points(scene, R[s:e], T[s:e], fov[s:e], (H, W), bg, point_radius)
-            frames.append((rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu())
-            bar.update(e - s)
-    return torch.cat(frames)
+    if batch_size is not None:
+        batch_size = _positive_int(batch_size, "batch_size")
+    B = frames_per_batch(n, (H, W), batch_size)
+    check_render_memory((H, W), scene.kind, B, max(kept_frames, B), scene.center.device)
+
+    def chunks() -> Iterator[torch.Tensor]:
+        with tqdm(total=n, desc="rendering", unit="frame", disable=not progress, leave=False) as bar:
+            for s in range(0, n, B):
+                e = min(n, s + B)
+                R, T, fov = cameras(s, e)
+                with torch.no_grad():
+                    if scene.kind == "mesh":
+                        rgb = _render_mesh(scene, R, T, fov, (H, W), bg)
+                    else:
+                        rgb = _render_points(scene, R, T, fov, (H, W), bg, point_radius)
+                yield (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu()
+                bar.update(e - s)
+
+    return chunks()
+
+
+def frames_per_batch(n_frames: int, image_size: int | tuple[int, int], batch_size: int | None = None) -> int:
+    """How many of ``n_frames`` frames are rendered together: ``batch_size``, else about 1M pixels' worth."""
+    from inverse3d.renderer.points.rasterize_points import parse_image_size
+
+    H, W = parse_image_size(image_size)
+    return max(1, min(n_frames, batch_size or _PIXELS_PER_BATCH // (H * W)))
+
+
+def render_memory_bytes(
+    image_size: int | tuple[int, int], kind: str | None = None, batch_frames: int = 1, kept_frames: int = 1
+) -> int:
+    """About how many bytes rendering needs at its peak.
+
+    Args:
+        image_size: int or (H, W).
+        kind: "mesh" or "points"; None: the larger of the two (before the object is known).
+        batch_frames: frames rendered together; kept_frames: frames held in memory (uint8) at once.
+    """
+    from inverse3d.renderer.points.rasterize_points import parse_image_size
+
+    H, W = parse_image_size(image_size)
+    per_pixel = BYTES_PER_PIXEL[kind] if kind is not None else max(BYTES_PER_PIXEL.values())
+    return per_pixel * H * W * batch_frames + 3 * H * W * kept_frames + _FIXED_BYTES
+
+
+def available_memory_bytes(device: torch.device | str | None = None) -> int | None:
+    """Bytes free for a new allocation on ``device`` (CUDA: free plus cached by this process; otherwise the
+    system's available memory, within a cgroup limit if any), or None when it cannot be told."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    return _host_available_bytes()
+
+
+def _host_available_bytes() -> int | None:
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    try:  # a container's limit (cgroup v2)
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as f:
+            used = int(f.read().strip())
+        if limit != "max":
+            found.append(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+def check_render_memory(
+    image_size: int | tuple[int, int],
+    kind: str | None = None,
+    batch_frames: int = 1,
+    kept_frames: int = 1,
+    device: torch.device | str | None = None,
+    option: str = "image_size",
+) -> int:
+    """Raises a one-line ValueError when :func:`render_memory_bytes` exceeds :func:`available_memory_bytes`.
+
+    Args:
+        option: the name of the size in the message (e.g. ``--size`` from the command line).
+    Returns:
+        the estimate in bytes.
+    """
+    from inverse3d.renderer.points.rasterize_points import parse_image_size
+
+    H, W = parse_image_size(image_size)
+    need = render_memory_bytes((H, W), kind, batch_frames, kept_frames)
+    have = available_memory_bytes(device)
+    if have is not None and need > have:
+        where = torch.device(device).type if device is not None else "cpu"
+        given = image_size if isinstance(image_size, int) else f"({H}, {W})"
+        raise ValueError(
+            f"{option} {given}: rendering {H} x {W} pixel frames needs about {_format_bytes(need)} of memory, more "
+            f"than the {_format_bytes(have)} available on {where}; use a smaller {option}")
+    return need
 
 
 def _cameras(scene: _Scene, R, T, fov):
@@ -313,22 +450,30 @@ def turntable_cameras(
     elev: float = 20.0,
     fov: float = 60.0,
     azim_start: float = 0.0,
+    frames: range | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """R (T, 3, 3), T (T, 3) of ``n_frames`` cameras evenly spaced in azimuth, looking at ``center`` from the
-    distance at which a sphere of ``radius`` fills the field of view ``fov`` (degrees), with a small margin."""
+    distance at which a sphere of ``radius`` fills the field of view ``fov`` (degrees), with a small margin.
+
+    Args:
+        frames: only these frames of the ``n_frames`` (default all), e.g. ``range(64, 128)`` for one batch.
+    """
     from inverse3d.renderer import look_at_view_transform
 
-    if n_frames < 1:
-        raise ValueError(f"n_frames must be at least 1; got {n_frames}")
+    n_frames = _positive_int(n_frames, "n_frames")
     if not 0 < fov < 180:
         raise ValueError(f"fov must be in (0, 180) degrees; got {fov}")
+    frames = range(n_frames) if frames is None else frames
     dist = radius * _MARGIN / math.sin(math.radians(fov) / 2)
-    azim = azim_start + torch.arange(n_frames, dtype=center.dtype, device=center.device) * (360.0 / n_frames)
+    exact = torch.float64 if n_frames > 1 << 24 else center.dtype  # frame numbers beyond float32's integers
+    index = torch.arange(frames.start, frames.stop, frames.step, dtype=exact, device=center.device)
+    azim = (azim_start + index * (360.0 / n_frames)).to(center.dtype)
+    n = azim.shape[0]
     return look_at_view_transform(
         dist=torch.full_like(azim, dist),
         elev=torch.full_like(azim, float(elev)),
         azim=azim,
-        at=center[None].expand(n_frames, 3),
+        at=center[None].expand(n, 3),
         device=center.device,
     )
 
@@ -356,12 +501,35 @@ def render_turntable(
     Returns:
         (n_frames, H, W, 3) uint8 frames on the CPU.
     """
+    frames = _turntable_chunks(obj, n_frames, image_size, elev, fov, background, device, progress, azim_start,
+                               style, kept_frames=n_frames)
+    return torch.cat(list(frames))
+
+
+def _turntable_chunks(obj, n_frames, image_size, elev, fov, background, device, progress, azim_start, style,
+                      kept_frames: int | None = None) -> Iterator[torch.Tensor]:
+    """Checks everything, then returns a lazy iterator of (B, H, W, 3) uint8 batches of turntable frames; the
+    cameras of each batch are made when it is rendered. ``kept_frames`` None: the caller keeps one batch."""
+    n_frames = _positive_int(n_frames, "n_frames")
+    if not 0 < fov < 180:
+        raise ValueError(f"fov must be in (0, 180) degrees; got {fov}")
     scene = prepare_scene(obj, device, style.pop("color", None), style.pop("texture", True),
                           style.pop("voxel_threshold", 0.5))
-    R, T = turntable_cameras(scene.center, scene.radius, n_frames, elev, fov, azim_start)
-    fovs = _as_batch(fov, n_frames, scene.center)
-    return _render(scene, R, T, fovs, image_size, background, progress, style.pop("point_radius", None),
-                   _only_batch_size(style))
+    point_radius = style.pop("point_radius", None)
+    batch_size = _only_batch_size(style)
+
+    def cameras(s: int, e: int):
+        R, T = turntable_cameras(scene.center, scene.radius, n_frames, elev, fov, azim_start, range(s, e))
+        return R, T, _as_batch(fov, e - s, scene.center)
+
+    return _render_chunks(scene, cameras, n_frames, image_size, background, progress, point_radius, batch_size,
+                          kept_frames=kept_frames or 1)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return int(value)
 
 
 def _only_batch_size(style: dict) -> int | None:
@@ -372,8 +540,17 @@ def _only_batch_size(style: dict) -> int | None:
 
 
 def save_turntable(obj: Any, path: str | Path, fps: float = 15, **kw: Any) -> Path:
-    """Renders :func:`render_turntable` (``kw`` are its arguments) and writes it: .gif, .mp4 or a PNG folder."""
-    return save_frames(render_turntable(obj, **kw), path, fps=fps)
+    """Renders :func:`render_turntable` (``kw`` are its arguments) and writes it: .gif, .mp4 or a PNG folder.
+
+    Frames go to the writer a batch at a time as they are rendered, so memory does not grow with ``n_frames``.
+    """
+    args = dict(n_frames=36, image_size=256, elev=20.0, fov=60.0, background=(1.0, 1.0, 1.0), device=None,
+                progress=True, azim_start=0.0)
+    for name in list(args):
+        if name in kw:
+            args[name] = kw.pop(name)
+    chunks = _turntable_chunks(obj, **args, style=kw)
+    return save_frames((frame for chunk in chunks for frame in chunk), path, fps=fps)
 
 
 def dolly_zoom(

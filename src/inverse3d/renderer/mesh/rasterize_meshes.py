@@ -21,7 +21,11 @@ centre of pixel column ``i`` of a width-``W`` image sits at ``x = h * (1 - (2 i 
 ``h = max(W / H, 1)`` (rows likewise, with ``h = max(H / W, 1)``). A pixel is covered by a face when its centre is in
 the closed face (so no cracks open along shared edges), or when its squared NDC distance to the face is below
 ``blur_radius`` (PyTorch3D compares the *squared* distance with ``blur_radius`` and grows bounding boxes by
-``sqrt(blur_radius)``; SoftRas's ``blur_radius = log(1 / 1e-4 - 1) * sigma`` relies on that).
+``sqrt(blur_radius)``; SoftRas's ``blur_radius = log(1 / 1e-4 - 1) * sigma`` relies on that). As in PyTorch3D, the
+depth of a pixel outside its face is that of its (perspective-corrected, optionally clamped) barycentrics, the
+perspective correction's denominator clamped at 1e-8, and the pair is dropped only when that depth is negative; the
+K kept faces are the K smallest (depth, face index) pairs. ``tests/reference/rasterize_pytorch3d.py`` emulates
+PyTorch3D's CPU rasteriser to check that the same faces are kept.
 """
 
 from __future__ import annotations
@@ -41,18 +45,14 @@ _EDGE_EPS = 1e-20
 # (pixel, face) candidate pairs evaluated at once; bounds the search's working memory (~200 bytes a pair).
 _PAIR_BUDGET = 1 << 20
 _NO_KEY = torch.iinfo(torch.int64).max
+# PyTorch3D rejects a bin_size that splits the longer image side into this many bins or more (its kMaxFacesPerBin).
+_MAX_BINS_PER_SIDE = 22
 
 
 def _parse_image_size(image_size: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(image_size, (list, tuple)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or (H, W), got {image_size!r}")
-        H, W = int(image_size[0]), int(image_size[1])
-    else:
-        H = W = int(image_size)
-    if H <= 0 or W <= 0:
-        raise ValueError(f"image_size must be positive, got {image_size!r}")
-    return H, W
+    from inverse3d.renderer.utils import check_image_size
+
+    return check_image_size(image_size)
 
 
 def pixel_centres_ndc(S1: int, S2: int, device: torch.device = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -91,8 +91,11 @@ def rasterize_meshes(
         image_size: int for square images or (H, W).
         blur_radius: pixels whose squared NDC distance to a face is below this also count the face (0: hard edges).
         faces_per_pixel: K, the number of nearest faces kept per pixel.
-        bin_size, max_faces_per_bin: accepted for PyTorch3D compatibility and ignored (no face is ever dropped;
-            memory is bounded by chunking instead).
+        bin_size: PyTorch3D's coarse-to-fine bin size. It does not change the result here (the search tiles the
+            image its own way), but a positive bin_size that would give 22 or more bins along the longer image side
+            is rejected with PyTorch3D's error, so that code that fails there fails here too.
+        max_faces_per_bin: accepted for PyTorch3D compatibility and ignored (no face is ever dropped; memory is
+            bounded by chunking instead).
         perspective_correct: barycentrics interpolate linearly in view space rather than in screen space (the
             vertices' z must then be view-space depths of a perspective camera).
         clip_barycentric_coords: negative barycentrics (pixels outside a face, within the blur radius) are clamped
@@ -114,7 +117,13 @@ def rasterize_meshes(
         Faces are sorted by increasing depth (ties by face index). zbuf, bary_coords and dists are differentiable
         with respect to the vertex positions.
     """
-    del bin_size, max_faces_per_bin, cull_to_frustum
+    del max_faces_per_bin, cull_to_frustum
+    if bin_size:  # PyTorch3D's limit on the number of bins per image side (kMaxFacesPerBin = 22)
+        bins = 1 + (max(_parse_image_size(image_size)) - 1) // int(bin_size)
+        if bins >= _MAX_BINS_PER_SIDE:
+            raise ValueError(
+                "bin_size too small, number of faces per bin must be less than %d; got %d" % (_MAX_BINS_PER_SIDE, bins)
+            )
     verts = meshes.verts_packed()  # (V, 3)
     faces = meshes.faces_packed()  # (F, 3)
     face_verts = verts[faces]  # (F, 3, 3)
@@ -168,7 +177,7 @@ def rasterize_face_verts(
     if not face_verts.is_floating_point():
         raise ValueError(f"vertex positions must be floating point, got {face_verts.dtype}")
     if torch.isnan(face_verts).any():
-        raise ValueError("vertex positions contain NaN")
+        raise ValueError("vertex positions contain NaN (after projection: check the vertices and the cameras)")
     device, dtype = face_verts.device, face_verts.dtype
     N = int(num_meshes)
     P = N * H * W
@@ -211,12 +220,45 @@ def rasterize_face_verts(
         zbuf.index_copy_(0, where, z)
         dists.index_copy_(0, where, dist)
         bary_coords.index_copy_(0, where, bary)
+    if K > 1 and M > 0:
+        pix_to_face, zbuf, bary_coords, dists = _order_by_depth(pix_to_face, zbuf, bary_coords, dists, K)
     return (
         pix_to_face.view(N, H, W, K),
         zbuf.view(N, H, W, K),
         bary_coords.view(N, H, W, K, 3),
         dists.view(N, H, W, K),
     )
+
+
+def _order_by_depth(pix_to_face: torch.Tensor, zbuf: torch.Tensor, bary: torch.Tensor, dists: torch.Tensor, K: int):
+    """Orders each pixel's faces by (depth, face index) with the depths of the differentiable pass.
+
+    The search ranks faces by its own evaluation of the depth, which can differ from the final value in the last
+    bit; where that changes the order of two faces (typically an exact tie on an edge the faces share, which
+    PyTorch3D breaks by the smaller face index), the pixel's entries are reordered. Only those pixels are touched.
+
+    Args:
+        pix_to_face (P * K,), zbuf (P * K,), bary (P * K, 3), dists (P * K,), empty slots last.
+    Returns:
+        the same tensors, reordered within pixels (differentiably).
+    """
+    p2f = pix_to_face.view(-1, K)
+    z = torch.where(p2f >= 0, zbuf.detach().view(-1, K), torch.full_like(zbuf.detach().view(-1, K), math.inf))
+    later, earlier = z[:, 1:], z[:, :-1]
+    wrong = (later < earlier) | ((later == earlier) & (p2f[:, 1:] >= 0) & (p2f[:, 1:] < p2f[:, :-1]))
+    rows = _nonzero(wrong.any(dim=1))
+    if rows.numel() == 0:
+        return pix_to_face, zbuf, bary, dists
+    faces = _take(p2f, rows)
+    order = torch.sort(torch.where(faces >= 0, faces, torch.full_like(faces, 2**62)), dim=1, stable=True).indices
+    order = torch.gather(order, 1, torch.sort(torch.gather(_take(z, rows), 1, order), dim=1, stable=True).indices)
+    flat = (rows[:, None] * K + order).reshape(-1)  # (R * K,) source slots, in the new order
+    dest = (rows[:, None] * K + torch.arange(K, device=rows.device)).reshape(-1)
+    pix_to_face = pix_to_face.index_copy(0, dest, _take(pix_to_face, flat))
+    zbuf = zbuf.index_copy(0, dest, _take(zbuf, flat))
+    dists = dists.index_copy(0, dest, _take(dists, flat))
+    bary = bary.index_copy(0, dest, _take(bary, flat))
+    return pix_to_face, zbuf, bary, dists
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -449,19 +491,31 @@ def _nonzero(mask: torch.Tensor) -> torch.Tensor:
 
 def _band_values(geom: "_FaceGeometry", tri_tab: torch.Tensor, fidx: torch.Tensor, lf: torch.Tensor,
                  px: torch.Tensor, py: torch.Tensor, clip_bary: bool):
-    """Squared distance to the visible polygon, and depth from clamped barycentrics (if clip_bary, else None),
-    of pixel centres (px, py) (M,) outside their faces fidx[lf] (lf: (M,) columns of tri_tab)."""
+    """Squared distance to the visible polygon, and depth (None when neither clip_bary nor perspective: then the
+    depth plane's value is the depth), of pixel centres (px, py) (M,) outside their faces fidx[lf] (lf: (M,)
+    columns of tri_tab).
+
+    The depth is PyTorch3D's: the (perspective-corrected, optionally clamped) barycentrics times the vertex depths,
+    with the perspective correction's denominator clamped at 1e-8. So a pair whose pixel ray meets the face's
+    plane behind the camera still counts when it is within the blur radius (with clamped barycentrics its depth
+    is that of the nearest part of the face).
+    """
     rows = _Rows(tri_tab, lf)
     d2 = _segments_dist2_soa(rows, px, py)
-    z = _bary_from_screen(rows, _screen_bary(rows, px, py), geom.perspective, True)[1] if clip_bary else None
+    with_z = clip_bary or geom.perspective
+    z = _bary_from_screen(rows, _screen_bary(rows, px, py), geom.perspective, clip_bary)[1] if with_z else None
     if geom.clipped_idx.numel() > 0:  # faces cut by the near plane: their polygon, homogeneous barycentrics
         face = _take(fidx, lf)
         c = _nonzero(_take(geom.is_clipped, face))
         if c.numel() > 0:
             fc, pxc, pyc = _take(face, c), _take(px, c), _take(py, c)
             d2 = d2.index_copy(0, c, _dist2_to_polygon(pxc, pyc, _take(geom.poly, fc)))
-            if clip_bary:
-                z = z.index_copy(0, c, _bary_depth(_take(geom.fv, fc), geom, fc, pxc, pyc, clip_bary=True)[1])
+            if with_z:
+                fvc = _take(geom.fv, fc)
+                _, zc, raw = _bary_depth(fvc, geom, fc, pxc, pyc, clip_bary=clip_bary)
+                if geom.perspective:  # the ray must meet the clipped face's plane in front of the camera
+                    zc = torch.where((raw * fvc[..., 2]).sum(-1) > 0, zc, torch.full_like(zc, -1.0))
+                z = z.index_copy(0, c, zc)
     return d2, z
 
 
@@ -633,9 +687,8 @@ def _search(
             ok = depth >= 0
             z = depth
         if inside is not None:
-            # Pairs outside their face: keep those within the blur radius. With clip_barycentric_coords their depth
-            # comes from the clamped barycentrics (as PyTorch3D); with perspective the ray must still meet the
-            # face's plane in front of the camera.
+            # Pairs outside their face: keep those within the blur radius whose depth, computed from barycentrics
+            # as PyTorch3D does (see _band_values), is not negative.
             out = _nonzero(~inside)
             u_o, ij_o = _take(u, out), _take(ij, out)
             po = (_take(xs, _take(col0, u_o) + (ij_o & (T - 1))), _take(ys, _take(row0, u_o) + (ij_o >> log_t)))
@@ -644,7 +697,7 @@ def _search(
             if zo is not None:
                 z = z.index_copy(0, out, zo)
                 good &= zo >= 0
-            if zo is None or geom.perspective:
+            else:
                 good &= _take(ok, out)
             ok = ok.index_copy(0, out, good)
         ki = _nonzero(ok)
@@ -737,16 +790,23 @@ class _TopK:
 
 
 def _select_k(pix: torch.Tensor, z: torch.Tensor, face: torch.Tensor, K: int):
-    """Keeps the K nearest entries per pixel; ties in depth keep the earlier entry (entries come in face order).
+    """Keeps the K nearest entries per pixel; ties in depth keep the smaller face (as PyTorch3D's sort of
+    (depth, face) pairs does; faces sharing a vertex often tie exactly when clamped barycentrics put the pixel at
+    that vertex).
 
     Returns:
-        (pix, z, face, rank) of the kept entries, sorted by (pix, z); rank is the slot in [0, K).
+        (pix, z, face, rank) of the kept entries, sorted by (pix, z, face); rank is the slot in [0, K).
     """
     if z.dtype == torch.float32 and pix.numel() > 0 and int(pix.max()) < 2**32:
         key = (pix << 31) | (z + 0.0).view(torch.int32).long()  # depths are >= 0: their bits sort as they do
-        order = torch.sort(key, stable=True).indices
+        skey, order = torch.sort(key, stable=True)
+        tied = skey[1:] == skey[:-1]
+        if bool(tied.any()):  # order runs of equal (pixel, depth) by face: sort by (run, face)
+            run = torch.cat([tied.new_zeros(1), ~tied]).long().cumsum(0)
+            order = _take(order, torch.sort((run << 32) | _take(face, order)).indices)
     else:
-        order = torch.sort(z, stable=True).indices
+        order = torch.sort(face, stable=True).indices
+        order = _take(order, torch.sort(_take(z, order), stable=True).indices)
         order = _take(order, torch.sort(_take(pix, order), stable=True).indices)
     pix, z, face = _take(pix, order), _take(z, order), _take(face, order)
     _, counts = torch.unique_consecutive(pix, return_counts=True)
@@ -805,8 +865,7 @@ def _bary_regular(fv: torch.Tensor, p: torch.Tensor, perspective: bool) -> torch
     if perspective:
         z = fv[..., 2]
         top = w * torch.stack([z[:, 1] * z[:, 2], z[:, 0] * z[:, 2], z[:, 0] * z[:, 1]], dim=-1)
-        den = top.sum(-1, keepdim=True)
-        den = torch.where(den == 0, torch.ones_like(den), den)
+        den = top.sum(-1, keepdim=True).clamp(min=kEpsilon)  # PyTorch3D's max(denominator, 1e-8)
         w = top / den
     return w
 
@@ -902,8 +961,7 @@ def _bary_from_screen(tab: torch.Tensor, ws, perspective: bool, clip_bary: bool)
     w = ws
     if perspective:
         top = [ws[i] * tab[_ZZ + i] for i in range(3)]
-        den = top[0] + top[1] + top[2]
-        den = torch.where(den == 0, torch.ones_like(den), den)
+        den = (top[0] + top[1] + top[2]).clamp(min=kEpsilon)  # PyTorch3D's max(denominator, 1e-8)
         w = [t / den for t in top]
     if clip_bary:
         w = [wi.clamp(min=0.0) for wi in w]

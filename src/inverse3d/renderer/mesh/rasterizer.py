@@ -7,6 +7,7 @@ as z, then calls :func:`inverse3d.renderer.mesh.rasterize_meshes.rasterize_meshe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 
@@ -53,8 +54,9 @@ class RasterizationSettings:
         blur_radius: faces whose squared NDC distance to a pixel centre is at most this value also cover the
             pixel (0 for hard edges; SoftRas uses ``log(1 / 1e-4 - 1) * sigma``).
         faces_per_pixel: K, how many nearest faces to keep per pixel.
-        bin_size: side in pixels of the tiles the image is split into; None picks one from the image size,
-            0 rasterises without tiles. Kept for PyTorch3D compatibility; only affects speed.
+        bin_size: PyTorch3D's coarse-to-fine bin size in pixels (None: its heuristic, 0: no bins). It never
+            changes the result here, but a bin_size giving 22 or more bins along the longer image side is
+            rejected when rasterising, with PyTorch3D's error.
         max_faces_per_bin: accepted for PyTorch3D compatibility; ignored (no face is ever dropped).
         perspective_correct: perspective-correct barycentrics; None follows ``cameras.is_perspective()``.
         clip_barycentric_coords: clip barycentrics to [0, 1] and renormalise; None turns it on when
@@ -75,6 +77,19 @@ class RasterizationSettings:
     cull_backfaces: bool = False
     z_clip_value: Optional[float] = None
     cull_to_frustum: bool = False
+
+    def __post_init__(self) -> None:
+        """Checks the values: TypeError / ValueError naming the field (e.g. ``image_size=8.5``)."""
+        from inverse3d.renderer.utils import check_count, check_image_size, check_nonnegative
+
+        check_image_size(self.image_size)
+        check_nonnegative(self.blur_radius, "blur_radius")
+        check_count(self.faces_per_pixel, "faces_per_pixel")
+        check_count(self.bin_size, "bin_size", minimum=0, optional=True)
+        check_count(self.max_faces_per_bin, "max_faces_per_bin", minimum=0, optional=True)
+        if self.z_clip_value is not None and not (
+                isinstance(self.z_clip_value, (int, float)) and math.isfinite(self.z_clip_value)):
+            raise ValueError(f"z_clip_value must be None or a finite number; got {self.z_clip_value!r}")
 
 
 _NOT_CAMERA_KWARGS = ("cameras", "raster_settings", "eps")
@@ -115,7 +130,11 @@ class MeshRasterizer(nn.Module):
         """
         cameras = kwargs.get("cameras", self.cameras)
         if cameras is None:
-            raise ValueError("MeshRasterizer needs cameras: pass cameras= to __init__ or to forward")
+            raise ValueError("Cameras must be specified either at initialization or in the forward pass of "
+                             "MeshRasterizer (pass cameras= to __init__ or to forward)")
+        if len(meshes_world) == 0:
+            raise ValueError("MeshRasterizer: the Meshes batch is empty (0 meshes); pass at least one mesh "
+                             "(a mesh without faces renders as background)")
         n_cameras = len(cameras)
         if n_cameras != 1 and n_cameras != len(meshes_world):
             raise ValueError(f"got {n_cameras} cameras for {len(meshes_world)} meshes; need 1 or one per mesh")

@@ -32,16 +32,14 @@ _CROSS = 0.7072  # just above 1 / sqrt(2)
 
 
 def parse_image_size(image_size: int | Sequence[int]) -> tuple[int, int]:
-    """Returns (H, W) from an int (square) or an (H, W) pair; raises ValueError on non-positive sizes."""
-    if isinstance(image_size, (tuple, list)):
-        if len(image_size) != 2:
-            raise ValueError(f"image_size must be an int or (H, W); got {image_size!r}")
-        H, W = (int(s) for s in image_size)
-    else:
-        H = W = int(image_size)
-    if H <= 0 or W <= 0:
-        raise ValueError(f"image_size must be positive; got {image_size!r}")
-    return H, W
+    """Returns (H, W) from an int (square) or an (H, W) pair of ints.
+
+    Raises:
+        TypeError: not an int or a pair of ints (e.g. 8.5, "8", True); ValueError: a wrong length or a size <= 0.
+    """
+    from inverse3d.renderer.utils import check_image_size
+
+    return check_image_size(image_size)
 
 
 def pixel_centres_ndc(

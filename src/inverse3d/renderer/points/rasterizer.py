@@ -52,6 +52,16 @@ class PointsRasterizationSettings:
     bin_size: int | None = None
     max_points_per_bin: int | None = None
 
+    def __post_init__(self) -> None:
+        """Checks the values (TypeError / ValueError naming the field); tensors of radii are checked when used."""
+        from inverse3d.renderer.utils import check_count, check_image_size, check_nonnegative
+
+        check_image_size(self.image_size)
+        check_nonnegative(self.radius, "radius")
+        check_count(self.points_per_pixel, "points_per_pixel")
+        check_count(self.bin_size, "bin_size", minimum=0, optional=True)
+        check_count(self.max_points_per_bin, "max_points_per_bin", minimum=0, optional=True)
+
 
 class PointsRasterizer(nn.Module):
     """Rasterises a batch of point clouds seen by a batch of cameras.
@@ -71,6 +81,9 @@ class PointsRasterizer(nn.Module):
         cameras = kwargs.get("cameras", self.cameras)
         if cameras is None:
             raise ValueError("PointsRasterizer needs cameras, at construction or as forward(..., cameras=...)")
+        if len(point_clouds) == 0:
+            raise ValueError("PointsRasterizer: the Pointclouds batch is empty (0 clouds); pass at least one cloud "
+                             "(a cloud without points renders as background)")
         cam_kwargs = {k: v for k, v in kwargs.items() if k not in ("cameras", "raster_settings", "eps")}
         eps = kwargs.get("eps", None)
         pts_world = point_clouds.points_padded()  # (N, P, 3)
