@@ -6,7 +6,7 @@ import pytest
 
 import inverse3d
 
-SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "viz"]
+SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common", "viz"]
 
 # Names a program written against PyTorch3D imports (CONVENTIONS.md), by subpackage.
 PYTORCH3D_NAMES = {
@@ -18,15 +18,23 @@ PYTORCH3D_NAMES = {
         "PointLights", "DirectionalLights", "AmbientLights", "Materials", "BlendParams", "TexturesVertex",
         "TexturesUV", "PointsRasterizationSettings", "PointsRasterizer", "AlphaCompositor",
         "NormWeightedCompositor", "PointsRenderer", "hard_rgb_blend", "sigmoid_alpha_blend", "softmax_rgb_blend",
+        "FishEyeCameras", "OpenGLPerspectiveCameras", "OpenGLOrthographicCameras", "SfMPerspectiveCameras",
+        "SfMOrthographicCameras", "join_cameras_as_batch", "rotate_on_spot", "camera_to_eye_at_up", "Textures",
+        "ndc_grid_sample", "ndc_to_grid_sample_coords", "convert_to_tensors_and_broadcast",
+        "SoftGouraudShader", "SoftDepthShader", "HardDepthShader", "TexturedSoftPhongShader", "SplatterPhongShader",
+        "SplatterBlender", "TexturesAtlas", "MeshRendererWithFragments", "phong_shading", "gouraud_shading",
     ],
     "ops": ["knn_points", "knn_gather", "sample_points_from_meshes", "cubify"],
     "loss": ["chamfer_distance", "mesh_laplacian_smoothing", "mesh_edge_loss", "mesh_normal_consistency"],
-    "io": ["load_obj", "load_objs_as_meshes", "save_obj", "load_ply", "save_ply"],
-    "utils": ["ico_sphere"],
+    "io": ["load_obj", "load_objs_as_meshes", "save_obj", "load_ply", "save_ply", "IO"],
+    "utils": ["ico_sphere", "torus", "cameras_from_opencv_projection", "opencv_from_cameras_projection"],
+    "common": ["Device", "get_device", "make_device"],
     "viz": ["render_turntable", "save_turntable"],
     "transforms": [
         "Transform3d", "euler_angles_to_matrix", "matrix_to_euler_angles", "quaternion_to_matrix",
         "matrix_to_quaternion", "axis_angle_to_matrix", "rotation_6d_to_matrix", "matrix_to_rotation_6d",
+        "se3_exp_map", "se3_log_map", "so3_relative_angle", "so3_rotation_angle", "acos_linear_extrapolation",
+        "so3_exponential_map",
     ],
 }
 

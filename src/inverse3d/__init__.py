@@ -1,7 +1,8 @@
 """inverse3d: learning 3D vision through inverse graphics, in pure PyTorch.
 
 Subpackages keep PyTorch3D's names: ``inverse3d.structures``, ``inverse3d.transforms``,
-``inverse3d.renderer``, ``inverse3d.ops``, ``inverse3d.loss``, ``inverse3d.io`` and ``inverse3d.utils``.
+``inverse3d.renderer``, ``inverse3d.ops``, ``inverse3d.loss``, ``inverse3d.io``, ``inverse3d.utils`` and
+``inverse3d.common``.
 """
 
 import importlib
@@ -9,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBPACKAGES = (
-    "structures", "transforms", "renderer", "ops", "loss", "io", "utils",
+    "structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common",
     "datasets", "models", "engine", "viz", "cli",
 )
 

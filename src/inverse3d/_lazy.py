@@ -7,6 +7,7 @@ code that uses it.
 
 from __future__ import annotations
 
+import dis
 import importlib
 import sys
 import types
@@ -30,16 +31,70 @@ class _LazyPackage(types.ModuleType):
         return value
 
 
-def attach(package: str, exports: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
+class NotProvidedError(ImportError):
+    """Importing a PyTorch3D name that inverse3d deliberately does not provide; the message says why."""
+
+
+class NotProvidedAttributeError(AttributeError):
+    """Reading such a name as an attribute (so ``hasattr`` is False and ``getattr(m, name, None)`` is None)."""
+
+
+def _looked_up_by_import() -> bool:
+    """Whether the attribute lookup in progress comes from ``from package import name``.
+
+    The import statement reads the name through ``importlib._bootstrap._handle_fromlist`` (packages) and the
+    ``IMPORT_FROM`` instruction; ``hasattr`` / ``getattr`` calls do neither. CPython-specific; anything unexpected
+    counts as "not an import".
+    """
+    frame = sys._getframe(1)
+    while frame is not None and (
+        frame.f_globals.get("__name__") == __name__ or frame.f_code.co_name in ("__getattr__", "__getattribute__")
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    if frame.f_code.co_name == "_handle_fromlist":
+        return True
+    try:
+        return dis.opname[frame.f_code.co_code[frame.f_lasti]] == "IMPORT_FROM"
+    except (IndexError, AttributeError):
+        return False
+
+
+def not_provided(qualified_name: str, reason: str, attribute: bool = False) -> Exception:
+    """The error for a PyTorch3D name that inverse3d does not provide, e.g. ``inverse3d.renderer.opengl``.
+
+    Args:
+        qualified_name: the name under ``inverse3d``.
+        reason: why, and what to use instead.
+        attribute: the name is being read as an attribute (from a module ``__getattr__``): then an import statement
+            gets ``NotProvidedError`` (an ImportError, which ``from ... import`` shows as is) and any other lookup
+            ``NotProvidedAttributeError`` (so ``hasattr`` stays False); without it, always ``NotProvidedError``.
+    """
+    message = f"{qualified_name} is not provided by inverse3d: {reason}"
+    if attribute and not _looked_up_by_import():
+        return NotProvidedAttributeError(message)
+    return NotProvidedError(message)
+
+
+def attach(
+    package: str, exports: dict[str, str], not_provided_names: dict[str, str] | None = None
+) -> tuple[Callable[[str], object], Callable[[], list[str]], list[str]]:
     """Returns ``__getattr__``, ``__dir__`` and ``__all__`` for ``package``.
 
     Args:
         package: the subpackage's ``__name__``.
         exports: public name -> module path relative to ``package`` (".meshes") that defines it.
+        not_provided_names: PyTorch3D names deliberately absent here -> why (and what to use instead). Reading
+            one raises an error whose message gives the reason: ``NotProvidedError`` (an ImportError) from
+            ``from package import name``, ``NotProvidedAttributeError`` from other lookups.
     """
     sys.modules[package].__class__ = _LazyPackage
+    absent = dict(not_provided_names or {})
 
     def __getattr__(name: str) -> object:
+        if name in absent:
+            raise not_provided(f"{package}.{name}", absent[name], attribute=True)
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(exports[name], package)

@@ -73,6 +73,22 @@ def test_zero_weights_give_zero_with_graph():
     assert (x.grad == 0).all()
 
 
+@pytest.mark.parametrize("single_directional", [False, True])
+@pytest.mark.parametrize("point_reduction", ["mean", "sum", None])
+def test_zero_weights_without_batch_reduction_have_pytorch3ds_shape(point_reduction, single_directional):
+    # PyTorch3D returns its (N,) per-cloud sums times the (N, 1) weights: zeros of shape (N, N), for the normal
+    # term too (even without normals), whatever the point reduction.
+    x, y, *_ = _clouds()
+    loss, loss_n = chamfer_distance(x, y, weights=torch.zeros(3), batch_reduction=None,
+                                    point_reduction=point_reduction, single_directional=single_directional)
+    if point_reduction is None and not single_directional:
+        assert [t.shape for t in loss] == [(3, 3), (3, 3)] and [t.shape for t in loss_n] == [(3, 3), (3, 3)]
+    else:
+        assert loss.shape == (3, 3) and loss_n.shape == (3, 3) and (loss == 0).all() and (loss_n == 0).all()
+    loss, loss_n = chamfer_distance(x, y, weights=torch.zeros(3), point_reduction="max", batch_reduction=None)
+    assert loss.shape == (3, 3) and loss_n is None
+
+
 def test_gradients_match_reference():
     x, y, xn, yn, xl, yl = _clouds(dtype=torch.float64)
     results = []

@@ -7,7 +7,10 @@ ops on the given vertex tensor, so autograd gives the reference gradients.
 Semantics (see inverse3d.renderer.mesh.rasterize_meshes): pixel centres at ``h * (1 - (2 i + 1) / S)`` NDC; a face
 covers a pixel when the pixel centre is in the closed visible polygon or its squared NDC distance to the polygon is
 below blur_radius; faces with |doubled NDC area| <= 1e-8 are skipped; faces crossing z = z_clip_value are clipped
-(Sutherland-Hodgman in view-linear coordinates) and keep barycentrics relative to the whole face.
+(Sutherland-Hodgman in view-linear coordinates) and keep barycentrics relative to the whole face. Perspective
+correction is PyTorch3D's (denominator clamped at 1e-8), so a pixel within the blur radius of a face counts even
+when its ray meets the face's plane behind the camera, as long as its depth from the (clamped) barycentrics is not
+negative; ties in depth keep the smaller face index.
 """
 
 from __future__ import annotations
@@ -108,10 +111,12 @@ def _bary(p, v, perspective, homogeneous):
         lam = (lam / lam.sum()).tolist()
         return lam
     w = _screen_bary(p, v)
-    if perspective:
-        u = [w[i] / v[i][2] for i in range(3)]
-        s = u[0] + u[1] + u[2]
-        return [ui / s for ui in u]
+    if perspective:  # PyTorch3D's correction: w_i z_j z_k over their sum, the sum clamped at 1e-8
+        z = [v[i][2] for i in range(3)]
+        top = [w[0] * z[1] * z[2], w[1] * z[0] * z[2], w[2] * z[0] * z[1]]
+        s = top[0] + top[1] + top[2]
+        s = s if _f(s) > 1e-8 else 0.0 * s + 1e-8
+        return [t / s for t in top]
     return w
 
 
@@ -197,7 +202,7 @@ def rasterize_face_verts_naive(
                         d2 = min(_seg_dist2(p, poly[i], poly[(i + 1) % len(poly)]) for i in range(len(poly)))
                         if not d2 < blur_radius:
                             continue
-                    if persp and not zu > 0:
+                    if persp and clipped and not zu > 0:
                         continue
                     bz = _clip_bary(b) if clip_barycentric_coords else b
                     zz = sum(bz[i] * v[i][2] for i in range(3))

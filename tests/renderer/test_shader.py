@@ -17,6 +17,7 @@ from inverse3d.renderer import (
     HardNormalShader,
     HardPhongShader,
     Materials,
+    PerspectiveCameras,
     PointLights,
     SoftGouraudShader,
     SoftPhongShader,
@@ -171,7 +172,9 @@ def test_depth_and_normal_shaders():
     assert depth.shape == (1, 2, 3, 1)
     torch.testing.assert_close(depth[..., 0][covered], frags.zbuf[..., 0][covered])
     assert (depth[..., 0][~covered] == 50.0).all()
-    assert (HardDepthShader()(frags, mesh)[..., 0][~covered] == 100.0).all()
+    # Without a zfar on the cameras (PerspectiveCameras) the background is 100, as in PyTorch3D.
+    plain = PerspectiveCameras(R=torch.eye(3, dtype=F64)[None], T=torch.tensor([[0.0, 0.0, 3.0]], dtype=F64))
+    assert (HardDepthShader()(frags, mesh, cameras=plain)[..., 0][~covered] == 100.0).all()
     normals = HardNormalShader(blend_params=BlendParams(background_color=(0.0, 0.0, 0.0)))(frags, mesh)
     n = mesh.faces_normals_packed()[0]  # the quad is flat: every vertex normal is the face normal
     torch.testing.assert_close(normals[..., :3][covered], ((n + 1) / 2).expand(int(covered.sum()), 3))

@@ -202,3 +202,92 @@ def test_bad_input():
         rotation_6d_to_matrix(torch.zeros(4, 5))
     with pytest.raises(ValueError):
         quaternion_apply(torch.zeros(4, 4), torch.zeros(4, 4))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fast= paths and TorchScript, as in PyTorch3D
+
+
+def _axis_angles_with_edge_cases(n: int) -> torch.Tensor:
+    """(n + 12, 3) random axis-angles plus angles 0, 1e-9, pi - 1e-7, pi on random and coordinate axes."""
+    axes = torch.nn.functional.normalize(torch.randn(n, 3, dtype=torch.float64), dim=1)
+    aa = axes * torch.rand(n, 1, dtype=torch.float64) * math.pi
+    special_axes = torch.cat([torch.eye(3, dtype=torch.float64)[:2], axes[:1]])  # x, y and a random axis
+    angles = torch.tensor([0.0, 1e-9, math.pi - 1e-7, math.pi], dtype=torch.float64)
+    special = (special_axes[:, None, :] * angles[None, :, None]).reshape(-1, 3)
+    return torch.cat([aa, special])
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_axis_angle_to_matrix_fast_matches_scipy(fast):
+    aa = _axis_angles_with_edge_cases(20)
+    R = axis_angle_to_matrix(aa, fast=fast)
+    np.testing.assert_allclose(R.numpy(), Rotation.from_rotvec(aa.numpy()).as_matrix(), atol=1e-12)
+    x = torch.randn(2, 5, 3)
+    assert axis_angle_to_matrix(x, fast=fast).shape == (2, 5, 3, 3)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_matrix_to_axis_angle_fast_matches_scipy(fast):
+    aa = _axis_angles_with_edge_cases(40)
+    R = torch.from_numpy(Rotation.from_rotvec(aa.numpy()).as_matrix())
+    got = matrix_to_axis_angle(R, fast=fast)
+    ref = torch.from_numpy(Rotation.from_matrix(R.numpy()).as_rotvec())
+    # at exactly pi, aa and -aa are the same rotation
+    sign = torch.where((got * ref).sum(1, keepdim=True) < 0, -1.0, 1.0).to(got)
+    at_pi = (ref.norm(dim=1) > math.pi - 1e-6)[:, None]
+    torch.testing.assert_close(torch.where(at_pi, got * sign, got), ref, atol=1e-6, rtol=0)
+    away = ref.norm(dim=1) < math.pi - 1e-3
+    torch.testing.assert_close(got[away], ref[away], atol=1e-12, rtol=0)
+    assert matrix_to_axis_angle(torch.randn(2, 5, 3, 3), fast=fast).shape == (2, 5, 3)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_axis_angle_fast_gradcheck(fast):
+    aa = _axis_angles_with_edge_cases(3)[[0, 1, 2, 5, 6]].clone()  # random, 1e-9 and pi - 1e-7 about x
+    aa[3] = torch.tensor([2.9, 0.1, -0.2], dtype=torch.float64)  # in the near-pi branch of the fast path
+    aa[4] = torch.tensor([0.0, 0.3, 0.1], dtype=torch.float64)
+    x = aa.requires_grad_()
+    assert torch.autograd.gradcheck(lambda v: axis_angle_to_matrix(v, fast=fast), (x,))
+    R = axis_angle_to_matrix(aa.detach()).requires_grad_()
+    assert torch.autograd.gradcheck(lambda m: matrix_to_axis_angle(m, fast=fast), (R,))
+
+
+SCRIPTABLE = [
+    axis_angle_to_matrix, axis_angle_to_quaternion, euler_angles_to_matrix, matrix_to_axis_angle,
+    matrix_to_euler_angles, matrix_to_quaternion, matrix_to_rotation_6d, quaternion_apply, quaternion_multiply,
+    quaternion_raw_multiply, quaternion_invert, quaternion_to_matrix, quaternion_to_axis_angle, random_quaternions,
+    random_rotation, random_rotations, rotation_6d_to_matrix, standardize_quaternion,
+]
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.script is deprecated in recent PyTorch
+@pytest.mark.parametrize("fn", SCRIPTABLE, ids=lambda f: f.__name__)
+def test_scriptable(fn):
+    scripted = torch.jit.script(fn)
+    R = random_rotations(3, dtype=torch.float64)
+    q = matrix_to_quaternion(R)
+    args = {
+        "axis_angle_to_matrix": (torch.randn(3, 3),),
+        "axis_angle_to_quaternion": (torch.randn(3, 3),),
+        "euler_angles_to_matrix": (torch.randn(3, 3), "ZYX"),
+        "matrix_to_axis_angle": (R,),
+        "matrix_to_euler_angles": (R, "XZX"),
+        "matrix_to_quaternion": (R,),
+        "matrix_to_rotation_6d": (R,),
+        "quaternion_apply": (q, torch.randn(3, 3, dtype=torch.float64)),
+        "quaternion_multiply": (q, q.flip(0)),
+        "quaternion_raw_multiply": (q, q.flip(0)),
+        "quaternion_invert": (q,),
+        "quaternion_to_matrix": (q,),
+        "quaternion_to_axis_angle": (q,),
+        "rotation_6d_to_matrix": (torch.randn(3, 6),),
+        "standardize_quaternion": (-q,),
+    }.get(fn.__name__)
+    if args is None:  # random: compare shapes and dtypes only
+        out = scripted(4) if fn is not random_rotation else scripted()
+        assert out.shape == fn(4).shape if fn is not random_rotation else out.shape == (3, 3)
+        return
+    torch.testing.assert_close(scripted(*args), fn(*args))
+    if fn in (axis_angle_to_matrix, matrix_to_axis_angle):
+        torch.testing.assert_close(scripted(args[0], True), fn(args[0], fast=True))

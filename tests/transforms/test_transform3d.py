@@ -174,3 +174,23 @@ def test_bad_input():
         Rotate(torch.eye(4))
     with pytest.raises(ValueError):
         RotateAxisAngle(10.0, axis="W")
+
+
+@pytest.mark.parametrize("index", [1, -1, slice(0, 2), [0, 2], torch.tensor([True, False, True])])
+def test_indexing_keeps_the_class(index):
+    R = random_rotations(3, dtype=torch.float64)
+    cases = [
+        (Translate(torch.randn(3, 3, dtype=torch.float64)), Translate),
+        (Scale(torch.rand(3, 3, dtype=torch.float64) + 0.5), Scale),
+        (Rotate(R), Rotate),
+        (RotateAxisAngle(torch.tensor([10.0, 20.0, 30.0], dtype=torch.float64), axis="Y"), Rotate),
+        (Transform3d(matrix=_random_affine(3)), Transform3d),
+    ]
+    for t, cls in cases:
+        part = t[index]
+        assert type(part) is cls, (type(t).__name__, type(part).__name__)
+        expected = t.get_matrix()[[index] if isinstance(index, int) else index]
+        torch.testing.assert_close(part.get_matrix(), expected)
+        assert part.dtype == torch.float64
+        # the closed-form inverse of the subclass still applies to the part
+        torch.testing.assert_close(part.inverse().get_matrix(), torch.inverse(expected))

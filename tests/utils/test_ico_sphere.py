@@ -64,7 +64,28 @@ def test_device(device: str) -> None:
     assert mesh.verts_packed().device.type == device
 
 
-@pytest.mark.parametrize("level", [-1, 1.5, 9, True])
+@pytest.mark.parametrize("level", [-1, 1.5, True])
 def test_bad_level(level) -> None:
     with pytest.raises(ValueError, match="level"):
         ico_sphere(level)
+
+
+def test_levels_above_8_are_bounded_by_memory_only(monkeypatch) -> None:
+    # As in PyTorch3D there is no fixed cap: a level is refused, before anything is allocated, only when its
+    # sphere would not fit in the memory available, with the estimate in the message.
+    import importlib
+
+    module = importlib.import_module("inverse3d.utils.ico_sphere")
+    monkeypatch.setattr(module, "_free_memory_bytes", lambda device: 4 * 2**30)
+    module._check_memory(9, None)  # 5.2M faces: about 0.8 GiB
+    module._check_memory(10, None)  # 21M faces: about 3.1 GiB
+    with pytest.raises(ValueError, match=r"level 11 would make 83,886,080 faces .* about 12\.5 GiB .* only 4\.0 GiB"):
+        module._check_memory(11, None)
+    monkeypatch.setattr(module, "_free_memory_bytes", lambda device: 2**20)
+    with pytest.raises(ValueError, match="use a lower level"):
+        ico_sphere(9)
+    monkeypatch.setattr(module, "_free_memory_bytes", lambda device: None)  # unknown: no refusal
+    module._check_memory(12, None)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="GiB"):  # far beyond any machine
+        ico_sphere(16)

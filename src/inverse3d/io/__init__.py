@@ -15,6 +15,7 @@ _EXPORTS = {
     "describe_file": ".mesh_io",
     "load_rgbd": ".rgbd_io",
     "RGBDImage": ".rgbd_io",
+    "IO": ".pluggable",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

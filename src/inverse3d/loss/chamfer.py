@@ -54,6 +54,8 @@ def chamfer_distance(
         loss: () after a batch reduction, (N,) with batch_reduction None; with point_reduction None a pair of
             per-point terms ((N, P1), (N, P2)), or only (N, P1) when single_directional.
         loss_normals: the same shapes for the normal term, or None without normals.
+        With all-zero ``weights`` both are zeros, of PyTorch3D's shapes: (N, N) where (N,) or (N, P) would be
+        expected, and loss_normals is zeros too even without normals (except with point_reduction "max").
     """
     _validate_reductions(batch_reduction, point_reduction)
     if norm not in (1, 2):
@@ -153,8 +155,10 @@ def _single_direction(x, y, x_lengths, y_lengths, x_normals, y_normals, weights,
             raise ValueError(f"weights must be of shape (N,) = ({N},); got {tuple(weights.shape)}")
         if not (weights >= 0).all():
             raise ValueError("weights cannot be negative.")
-        if weights.sum() == 0.0:  # as PyTorch3D: zeros per cloud (normal term included) that keep x in the graph
-            zero = x.sum((1, 2)) * weights.view(N) * 0.0
+        if weights.sum() == 0.0:
+            # As PyTorch3D: zeros that keep x in the graph, for the normal term too (even without normals), of
+            # PyTorch3D's shape (N, N) (its (N,) sums times the (N, 1) weights), whatever the point reduction.
+            zero = x.sum((1, 2)) * weights.view(N, 1) * 0.0
             return zero, zero
 
     x_nn = knn_points(x, y, lengths1=x_lengths, lengths2=y_lengths, norm=norm, K=1)

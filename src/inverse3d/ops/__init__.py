@@ -1,4 +1,4 @@
-"""Geometry operators: nearest neighbours, mesh sampling, voxels, marching cubes, RGB-D unprojection."""
+"""Geometry operators: nearest neighbours, sampling, alignment, normals, Laplacians, voxels, marching cubes."""
 
 from inverse3d._lazy import attach
 
@@ -17,6 +17,31 @@ _EXPORTS = {
     "packed_to_padded": ".packed_to_padded",
     "padded_to_packed": ".packed_to_padded",
     "interpolate_face_attributes": "inverse3d.renderer.mesh.utils",
+    "marching_cubes_naive": ".marching_cubes",
+    "ball_query": ".ball_query",
+    "sample_farthest_points": ".sample_farthest_points",
+    "corresponding_points_alignment": ".points_alignment",
+    "iterative_closest_point": ".points_alignment",
+    "estimate_pointcloud_normals": ".points_normals",
+    "estimate_pointcloud_local_coord_frames": ".points_normals",
+    "laplacian": ".laplacian_matrices",
+    "cot_laplacian": ".laplacian_matrices",
+    "norm_laplacian": ".laplacian_matrices",
+    "taubin_smoothing": ".mesh_filtering",
+    "SubdivideMeshes": ".subdivide_meshes",
+    "vert_align": ".vert_align",
+    "GraphConv": ".graph_conv",
+    "mesh_face_areas_normals": ".mesh_face_areas_normals",
+    "wmean": ".utils",
+    "eyes": ".utils",
+    "convert_pointclouds_to_tensor": ".utils",
+    "get_point_covariances": ".utils",
+    "is_pointclouds": ".utils",
+    "add_pointclouds_to_volumes": ".points_to_volumes",
+    "add_points_features_to_volume_densities_features": ".points_to_volumes",
+    "box3d_overlap": ".iou_box3d",
+    "efficient_pnp": ".perspective_n_points",
+    "corresponding_cameras_alignment": ".cameras_alignment",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -1,9 +1,13 @@
 """Cameras, lights, materials, textures, mesh and point rasterisers, shaders and compositors."""
 
+from inverse3d import _absent
 from inverse3d._lazy import attach
 
 _EXPORTS = {
     "TensorProperties": ".utils",
+    "convert_to_tensors_and_broadcast": ".utils",
+    "ndc_grid_sample": ".ndc_sampling",
+    "ndc_to_grid_sample_coords": ".ndc_sampling",
     "CamerasBase": ".cameras",
     "FoVPerspectiveCameras": ".cameras",
     "FoVOrthographicCameras": ".cameras",
@@ -13,6 +17,14 @@ _EXPORTS = {
     "look_at_view_transform": ".cameras",
     "camera_position_from_spherical_angles": ".cameras",
     "get_world_to_view_transform": ".cameras",
+    "OpenGLPerspectiveCameras": ".cameras_compat",
+    "OpenGLOrthographicCameras": ".cameras_compat",
+    "SfMPerspectiveCameras": ".cameras_compat",
+    "SfMOrthographicCameras": ".cameras_compat",
+    "FishEyeCameras": ".fisheyecameras",
+    "join_cameras_as_batch": ".camera_utils",
+    "rotate_on_spot": ".camera_utils",
+    "camera_to_eye_at_up": ".camera_utils",
     "cameras_from_opencv_projection": ".camera_conversions",
     "opencv_from_cameras_projection": ".camera_conversions",
     "AmbientLights": ".lighting",
@@ -38,10 +50,18 @@ _EXPORTS = {
     "HardFlatShader": ".mesh.shader",
     "SoftSilhouetteShader": ".mesh.shader",
     "HardDepthShader": ".mesh.shader",
+    "SoftDepthShader": ".mesh.shader",
+    "SplatterPhongShader": ".mesh.shader",
+    "TexturedSoftPhongShader": ".mesh.shader",
+    "SplatterBlender": ".splatter_blend",
     "HardNormalShader": ".mesh.shader",
+    "gouraud_shading": ".mesh.shading",
+    "phong_shading": ".mesh.shading",
+    "Textures": ".mesh.textures_compat",
     "TexturesBase": ".mesh.textures",
     "TexturesVertex": ".mesh.textures",
     "TexturesUV": ".mesh.textures",
+    "TexturesAtlas": ".mesh.textures",
     "interpolate_face_attributes": ".mesh.utils",
     "PointFragments": ".points.rasterizer",
     "PointsRasterizationSettings": ".points.rasterizer",
@@ -52,4 +72,11 @@ _EXPORTS = {
     "PointsRenderer": ".points.renderer",
 }
 
-__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+# PyTorch3D names deliberately absent: reading one raises an ImportError that says why.
+_NOT_PROVIDED = {
+    "PulsarPointsRenderer": _absent.PULSAR,
+    "opengl": _absent.OPENGL,
+    "MeshRasterizerOpenGL": _absent.OPENGL,
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS, _NOT_PROVIDED)

@@ -167,6 +167,20 @@ def specular(
     return _from_cf(out, tuple(points.shape))
 
 
+def _one_row(value: Any) -> Any:
+    """A single colour or vector given flat -- a (C,) tensor or a sequence of numbers -- as one row (1, C).
+
+    PyTorch3D would read a flat (3,) value as a batch of 3 scalars, which only works where the value happens to
+    broadcast as a colour; here it is one light's colour (or position, or direction).
+    """
+    if torch.is_tensor(value):
+        return value[None] if value.dim() == 1 else value
+    if isinstance(value, (list, tuple)) and len(value) > 0 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return (tuple(value),)
+    return value
+
+
 def _check_colors(obj: TensorProperties, names: tuple[str, ...]) -> None:
     channels = {getattr(obj, n).shape[-1] for n in names}
     for n in names:
@@ -191,8 +205,9 @@ class DirectionalLights(TensorProperties):
     """N directional lights (one per batch element), shining from ``direction`` (a vector towards the light).
 
     Args:
-        ambient_color, diffuse_color, specular_color: (N, 3) or (1, 3) (or 3-sequences) RGB intensities.
-        direction: (N, 3) or (1, 3) direction from the surface towards the light, world coordinates.
+        ambient_color, diffuse_color, specular_color: (N, 3) or (1, 3) (or 3-sequences) RGB intensities; a flat
+            (3,) value is one light's.
+        direction: (N, 3), (1, 3) or (3,) direction from the surface towards the light, world coordinates.
         device: where the tensors live.
     """
 
@@ -206,10 +221,10 @@ class DirectionalLights(TensorProperties):
     ) -> None:
         super().__init__(
             device=device,
-            ambient_color=ambient_color,
-            diffuse_color=diffuse_color,
-            specular_color=specular_color,
-            direction=direction,
+            ambient_color=_one_row(ambient_color),
+            diffuse_color=_one_row(diffuse_color),
+            specular_color=_one_row(specular_color),
+            direction=_one_row(direction),
         )
         _check_colors(self, ("ambient_color", "diffuse_color", "specular_color"))
         _check_vector(self, "direction")
@@ -251,8 +266,9 @@ class PointLights(TensorProperties):
     """N point lights (one per batch element) at ``location``, without attenuation (as PyTorch3D).
 
     Args:
-        ambient_color, diffuse_color, specular_color: (N, 3) or (1, 3) (or 3-sequences) RGB intensities.
-        location: (N, 3) or (1, 3) position of the light, world coordinates.
+        ambient_color, diffuse_color, specular_color: (N, 3) or (1, 3) (or 3-sequences) RGB intensities; a flat
+            (3,) value is one light's.
+        location: (N, 3), (1, 3) or (3,) position of the light, world coordinates.
         device: where the tensors live.
     """
 
@@ -266,10 +282,10 @@ class PointLights(TensorProperties):
     ) -> None:
         super().__init__(
             device=device,
-            ambient_color=ambient_color,
-            diffuse_color=diffuse_color,
-            specular_color=specular_color,
-            location=location,
+            ambient_color=_one_row(ambient_color),
+            diffuse_color=_one_row(diffuse_color),
+            specular_color=_one_row(specular_color),
+            location=_one_row(location),
         )
         _check_colors(self, ("ambient_color", "diffuse_color", "specular_color"))
         _check_vector(self, "location")
@@ -318,14 +334,14 @@ class AmbientLights(TensorProperties):
     """Ambient light only: no diffuse or specular term, so shading returns ``ambient_color * texture``.
 
     Args:
-        ambient_color: (N, C) or (1, C) intensity; default white (1, 1, 1).
+        ambient_color: (N, C), (1, C) or (C,) intensity; default white (1, 1, 1).
         device: where the tensors live.
     """
 
     def __init__(self, *, ambient_color: Any = None, device: str | torch.device = "cpu") -> None:
         if ambient_color is None:
             ambient_color = ((1.0, 1.0, 1.0),)
-        super().__init__(device=device, ambient_color=ambient_color)
+        super().__init__(device=device, ambient_color=_one_row(ambient_color))
         _check_colors(self, ("ambient_color",))
 
     def clone(self) -> "AmbientLights":  # type: ignore[override]

@@ -428,8 +428,8 @@ class Meshes(struct_utils.TensorContainer):
         self._compute_index_maps()
         self._edges_packed_to_mesh_idx = self._verts_packed_to_mesh_idx[self._edges_packed[:, 0]]
         num_edges = torch.bincount(self._edges_packed_to_mesh_idx, minlength=self._N)
-        self._num_edges_per_mesh = num_edges
-        self._mesh_to_edges_packed_first_idx = torch.cumsum(num_edges, 0) - num_edges
+        self._num_edges_per_mesh = num_edges.to(torch.int32)  # int32, as PyTorch3D
+        self._mesh_to_edges_packed_first_idx = torch.cumsum(num_edges, 0) - num_edges  # int64
 
     def edges_packed(self) -> torch.Tensor:
         """(sum E_i, 2) int64 unique undirected edges (v0 < v1) in packed vertex indices, sorted."""
@@ -447,7 +447,7 @@ class Meshes(struct_utils.TensorContainer):
         return self._mesh_to_edges_packed_first_idx
 
     def num_edges_per_mesh(self) -> torch.Tensor:
-        """(N,) int64, E_i."""
+        """(N,) int32, E_i (PyTorch3D's dtype)."""
         self._compute_edges_packed()
         return self._num_edges_per_mesh
 

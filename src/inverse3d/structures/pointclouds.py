@@ -132,11 +132,24 @@ class Pointclouds(struct_utils.TensorContainer):
         return new
 
     def _set_aux(self, kind: str, value: Sequence[torch.Tensor] | torch.Tensor, channels: int | None) -> None:
-        """Stores normals or features given as a list or a padded tensor, checking their shapes."""
+        """Stores normals or features given as a list or a padded tensor, checking their shapes.
+
+        As in PyTorch3D: with no clouds (N = 0) they are dropped (``normals_list()`` is None); in a list, an
+        empty cloud may give None, and when every entry is None they are dropped too.
+        """
+        if self._N == 0:
+            return
         if isinstance(value, (list, tuple)):
             if len(value) != self._N:
                 raise ValueError(f"Pointclouds: {kind} has {len(value)} tensors for {self._N} clouds")
-            rows = [_as_rows(v, channels, f"{kind}[{i}]") for i, v in enumerate(value)]
+            for i, (v, n) in enumerate(zip(value, self._num_points_list)):
+                if v is None and n > 0:
+                    raise ValueError(f"Pointclouds: {kind}[{i}] is None but cloud {i} has {n} points")
+            if all(v is None for v in value):
+                return
+            rows = [None if v is None else _as_rows(v, channels, f"{kind}[{i}]") for i, v in enumerate(value)]
+            like = next(v for v in rows if v is not None)
+            rows = [like.new_zeros((0, like.shape[1])) if v is None else v for v in rows]
             for i, (v, n) in enumerate(zip(rows, self._num_points_list)):
                 if v.shape[0] != n:
                     raise ValueError(f"Pointclouds: {kind}[{i}] has {v.shape[0]} rows but cloud {i} has {n} points")
@@ -341,12 +354,13 @@ class Pointclouds(struct_utils.TensorContainer):
         """(sum P_i,) bool: whether each packed point lies in its cloud's box (borders included).
 
         Args:
-            box: (2, 3) ``[min_xyz, max_xyz]`` for all clouds, or (N, 2, 3) one per cloud.
+            box: (2, 3) ``[min_xyz, max_xyz]`` for all clouds, (1, 2, 3) likewise, or (N, 2, 3) one per cloud.
         """
-        if box.ndim == 2:
-            box = box[None].expand(self._N, 2, 3)
-        if box.shape != (self._N, 2, 3):
-            raise ValueError(f"Pointclouds.inside_box: box has shape {tuple(box.shape)}, expected (2, 3) or ({self._N}, 2, 3)")
+        if not torch.is_tensor(box) or box.ndim not in (2, 3) or tuple(box.shape[-2:]) != (2, 3):
+            raise ValueError("Input box must be of shape (2, 3) or (N, 2, 3).")
+        if box.ndim == 3 and box.shape[0] not in (1, self._N):
+            raise ValueError("Input box dimension is incompatible with pointcloud size.")
+        box = box.reshape(-1, 2, 3).expand(self._N, 2, 3)
         if bool((box[:, 0] > box[:, 1]).any()):
             raise ValueError("Pointclouds.inside_box: box minima must not exceed maxima")
         per_point = box.to(self.device)[self.packed_to_cloud_idx()]  # (P, 2, 3)
@@ -478,6 +492,65 @@ class Pointclouds(struct_utils.TensorContainer):
         new.__dict__.update(self.__dict__)
         new._num_points_list = list(self._num_points_list)
         return new
+
+    # ------------------------------------------------------------------------------------------
+    # normals estimation and subsampling (PyTorch3D's methods)
+
+    def estimate_normals(
+        self,
+        neighborhood_size: int = 50,
+        disambiguate_directions: bool = True,
+        assign_to_self: bool = False,
+    ) -> torch.Tensor:
+        """Normals of every point from the covariance of its K nearest neighbours.
+
+        See ``inverse3d.ops.estimate_pointcloud_normals``; every cloud needs more than ``neighborhood_size``
+        points.
+
+        Args:
+            neighborhood_size: K, neighbours per point.
+            disambiguate_directions: orient neighbouring normals consistently.
+            assign_to_self: also store them as this batch's normals (replacing any).
+
+        Returns:
+            (N, max P_i, 3) padded normals.
+        """
+        from inverse3d.ops.points_normals import estimate_pointcloud_normals
+
+        normals = estimate_pointcloud_normals(
+            self, neighborhood_size=neighborhood_size, disambiguate_directions=disambiguate_directions
+        )
+        if assign_to_self:
+            self._normals_padded, self._normals_list, self._normals_packed = normals, None, None
+        return normals
+
+    def subsample(self, max_points: int | Sequence[int]) -> "Pointclouds":
+        """Clouds keeping at most ``max_points`` points each, chosen uniformly at random without replacement.
+
+        Kept points stay in their original order, with their normals and features. Returns ``self`` when no
+        cloud exceeds its limit.
+
+        Args:
+            max_points: one limit for all clouds, or N limits.
+        """
+        if isinstance(max_points, int) and not isinstance(max_points, bool):
+            limits = [max_points] * self._N
+        else:
+            limits = [int(m) for m in max_points]
+            if len(limits) != self._N:
+                raise ValueError("wrong number of max_points supplied")
+        if any(m < 0 for m in limits):
+            raise ValueError(f"Pointclouds.subsample: max_points must be non-negative, got {limits}")
+        if all(n <= m for n, m in zip(self._num_points_list, limits)):
+            return self
+        limit = torch.tensor(limits, dtype=torch.int64, device=self.device)
+        valid = torch.arange(self._P, device=self.device)[None] < self._num_points_per_cloud[:, None]  # (N, P)
+        keys = torch.rand(self._N, self._P, device=self.device).masked_fill(~valid, 2.0)
+        rank = keys.argsort(1).argsort(1)  # random rank of each point within its cloud
+        keep = valid & (rank < limit[:, None])  # (N, P)
+        counts = [min(n, m) for n, m in zip(self._num_points_list, limits)]
+        views = {f"_{kind}_packed": self._padded(kind)[keep] for kind in _KINDS if self._has(kind)}
+        return type(self)._from_views(counts, self.device, self._dtype, self._C, **views)
 
 
 

@@ -29,7 +29,7 @@ import torch
 
 from inverse3d.structures import utils as struct_utils
 
-__all__ = ["Volumes"]
+__all__ = ["Volumes", "VolumeLocator"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,7 +193,117 @@ class Volumes(struct_utils.TensorContainer):
         return value
 
     # ------------------------------------------------------------------------------------------
-    # coordinates
+    # coordinates: delegated to a VolumeLocator sharing this batch's tensors
+
+    @property
+    def locator(self) -> "VolumeLocator":
+        """The ``VolumeLocator`` of this batch (grid sizes, voxel sizes, translations; shares their storage)."""
+        return VolumeLocator._from_tensors(
+            self._grid_sizes, self._voxel_size, self._volume_translation, self._align_corners, self.device
+        )
+
+    def local_to_world_coords(self, points_3d_local: torch.Tensor) -> torch.Tensor:
+        """World coordinates of local points (N, ..., 3) -> (N, ..., 3); see ``VolumeLocator``."""
+        return self.locator.local_to_world_coords(points_3d_local)
+
+    def world_to_local_coords(self, points_3d_world: torch.Tensor) -> torch.Tensor:
+        """Local coordinates of world points (N, ..., 3) -> (N, ..., 3); see ``VolumeLocator``."""
+        return self.locator.world_to_local_coords(points_3d_world)
+
+    def get_local_to_world_coords_transform(self) -> Any:
+        """``inverse3d.transforms.Transform3d`` mapping local volume coordinates to world coordinates."""
+        return self.locator.get_local_to_world_coords_transform()
+
+    def get_world_to_local_coords_transform(self) -> Any:
+        """``inverse3d.transforms.Transform3d`` mapping world coordinates to local volume coordinates."""
+        return self.locator.get_world_to_local_coords_transform()
+
+    def get_coord_grid(self, world_coordinates: bool = True) -> torch.Tensor:
+        """(N, D, H, W, 3) coordinates (x, y, z) of every voxel centre; see ``VolumeLocator.get_coord_grid``."""
+        return self.locator.get_coord_grid(world_coordinates)
+
+    # ------------------------------------------------------------------------------------------
+    # batch operations
+
+    def __getitem__(self, index: int | slice | list[int] | torch.Tensor) -> "Volumes":
+        """The volumes selected by an int, a slice, a list of ints or a 1-D bool / integer tensor (batch kept)."""
+        if isinstance(index, bool):
+            raise IndexError(index)
+        if isinstance(index, int):
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"Volumes index {index} out of range for {len(self)} volumes")
+            index = [index]
+        elif isinstance(index, tuple):
+            index = list(index)
+        elif torch.is_tensor(index):
+            if index.ndim != 1 or index.is_floating_point() or index.is_complex():
+                raise IndexError(f"Volumes: a tensor index must be 1-D bool or integer, got {index.dtype}")
+            index = index.to(self.device)
+        elif not isinstance(index, (slice, list)):
+            raise IndexError(index)
+        new = copy.copy(self)
+        new._densities = self._densities[index]
+        new._features = None if self._features is None else self._features[index]
+        new._grid_sizes = self._grid_sizes[index]
+        new._voxel_size = self._voxel_size[index]
+        new._volume_translation = self._volume_translation[index]
+        return new
+
+
+class VolumeLocator:
+    """Where the voxels of a batch of grids lie: local and world coordinates of their centres (PyTorch3D's
+    ``VolumeLocator``, the part of ``Volumes`` that does not hold data).
+
+    Local coordinates run from -1 to +1 across each grid (module docstring; ``align_corners`` as in
+    ``grid_sample``); world coordinates are ``x_local * (size_xyz - 1) * 0.5 * voxel_size - volume_translation``.
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        grid_sizes: torch.Tensor | Sequence[int] | Sequence[Sequence[int]],
+        device: torch.device | str,
+        voxel_size: float | Sequence[float] | torch.Tensor = 1.0,
+        volume_translation: Sequence[float] | torch.Tensor = (0.0, 0.0, 0.0),
+        align_corners: bool = True,
+    ) -> None:
+        """
+        Args:
+            batch_size: N, number of grids.
+            grid_sizes: (D, H, W) for all grids, N such triples, or an (N, 3) integer tensor.
+            device: where the tensors live.
+            voxel_size: world size of a voxel, as for ``Volumes``.
+            volume_translation: minus the world position of each grid's centre, as for ``Volumes``.
+            align_corners: local -1 / +1 are the corner voxels' centres (True) or the grid's outer faces.
+        """
+        self.device = torch.device(device)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0:
+            raise ValueError(f"VolumeLocator: batch_size must be a non-negative int, got {batch_size!r}")
+        self._grid_sizes = _grid_sizes_tensor(grid_sizes, batch_size, self.device)
+        self._voxel_size = _per_volume_vector(
+            voxel_size, batch_size, self.device, torch.float32, "voxel_size", allow_scalar=True
+        )
+        self._volume_translation = _per_volume_vector(
+            volume_translation, batch_size, self.device, torch.float32, "volume_translation", allow_scalar=False
+        )
+        self._align_corners = bool(align_corners)
+
+    @classmethod
+    def _from_tensors(cls, grid_sizes, voxel_size, volume_translation, align_corners, device) -> "VolumeLocator":
+        new = cls.__new__(cls)
+        new.device = torch.device(device)
+        new._grid_sizes = grid_sizes
+        new._voxel_size = voxel_size
+        new._volume_translation = volume_translation
+        new._align_corners = align_corners
+        return new
+
+    def __len__(self) -> int:
+        return self._grid_sizes.shape[0]
+
+    def get_grid_sizes(self) -> torch.Tensor:
+        """(N, 3) int64, (D_i, H_i, W_i) of each grid."""
+        return self._grid_sizes
 
     def _local_to_world_scale(self) -> torch.Tensor:
         """(N, 3): x_world = x_local * scale - volume_translation."""
@@ -201,7 +311,7 @@ class Volumes(struct_utils.TensorContainer):
         return (sizes_xyz - 1) * 0.5 * self._voxel_size
 
     def _per_point(self, x: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """Reshapes an (N, 3) per-volume vector to broadcast against points (N or 1, ..., 3)."""
+        """Reshapes an (N, 3) per-grid vector to broadcast against points (N or 1, ..., 3)."""
         if points.shape[0] not in (len(self), 1) and len(self) != 1:
             raise ValueError(f"Volumes: points have batch size {points.shape[0]} for {len(self)} volumes")
         return x.to(points.dtype).reshape(x.shape[0], *([1] * (points.ndim - 2)), 3)
@@ -210,7 +320,7 @@ class Volumes(struct_utils.TensorContainer):
         """World coordinates of local points.
 
         Args:
-            points_3d_local: (N, ..., 3) points in each volume's local frame ([-1, 1] spans the grid).
+            points_3d_local: (N, ..., 3) points in each grid's local frame ([-1, 1] spans the grid).
 
         Returns:
             (N, ..., 3) world points.
@@ -248,22 +358,23 @@ class Volumes(struct_utils.TensorContainer):
         return matrix
 
     def get_local_to_world_coords_transform(self) -> Any:
-        """``inverse3d.transforms.Transform3d`` mapping local volume coordinates to world coordinates."""
+        """``inverse3d.transforms.Transform3d`` mapping local coordinates to world coordinates."""
         from inverse3d.transforms import Transform3d
 
         return Transform3d(matrix=self._local_to_world_matrix())
 
     def get_world_to_local_coords_transform(self) -> Any:
-        """``inverse3d.transforms.Transform3d`` mapping world coordinates to local volume coordinates."""
+        """``inverse3d.transforms.Transform3d`` mapping world coordinates to local coordinates."""
         return self.get_local_to_world_coords_transform().inverse()
 
     def get_coord_grid(self, world_coordinates: bool = True) -> torch.Tensor:
-        """(N, D, H, W, 3) coordinates (x, y, z) of every voxel centre, in world or local coordinates.
+        """(N, D, H, W, 3) coordinates (x, y, z) of every voxel centre of the padded grids, world or local.
 
-        For grids smaller than the padded size the local coordinates are those of the grid's own
-        voxels (as in PyTorch3D), so the padding lies beyond +1.
+        For grids smaller than the padded size the local coordinates are those of the grid's own voxels (as in
+        PyTorch3D), so the padding lies beyond +1.
         """
-        n, _, de, he, wi = self._densities.shape
+        n = len(self)
+        de, he, wi = (int(v) for v in self._grid_sizes.amax(0).tolist()) if n else (0, 0, 0)
         dtype = self._voxel_size.dtype
 
         def axis(r: int) -> torch.Tensor:
@@ -279,32 +390,53 @@ class Volumes(struct_utils.TensorContainer):
             local = local * rel + (rel - 1)
         return self.local_to_world_coords(local) if world_coordinates else local.clone()
 
-    # ------------------------------------------------------------------------------------------
-    # batch operations
+    def to(self, device: torch.device | str, copy: bool = False) -> "VolumeLocator":
+        """This locator on ``device`` (self if already there and not ``copy``)."""
+        device = torch.device(device)
+        if device == self.device and not copy:
+            return self
+        return VolumeLocator._from_tensors(
+            self._grid_sizes.to(device, copy=copy),
+            self._voxel_size.to(device, copy=copy),
+            self._volume_translation.to(device, copy=copy),
+            self._align_corners,
+            device,
+        )
 
-    def __getitem__(self, index: int | slice | list[int] | torch.Tensor) -> "Volumes":
-        """The volumes selected by an int, a slice, a list of ints or a 1-D bool / integer tensor (batch kept)."""
-        if isinstance(index, bool):
-            raise IndexError(index)
-        if isinstance(index, int):
-            if not -len(self) <= index < len(self):
-                raise IndexError(f"Volumes index {index} out of range for {len(self)} volumes")
-            index = [index]
-        elif isinstance(index, tuple):
-            index = list(index)
-        elif torch.is_tensor(index):
-            if index.ndim != 1 or index.is_floating_point() or index.is_complex():
-                raise IndexError(f"Volumes: a tensor index must be 1-D bool or integer, got {index.dtype}")
-            index = index.to(self.device)
-        elif not isinstance(index, (slice, list)):
-            raise IndexError(index)
-        new = copy.copy(self)
-        new._densities = self._densities[index]
-        new._features = None if self._features is None else self._features[index]
-        new._grid_sizes = self._grid_sizes[index]
-        new._voxel_size = self._voxel_size[index]
-        new._volume_translation = self._volume_translation[index]
-        return new
+    def clone(self) -> "VolumeLocator":
+        """A copy with its own tensors."""
+        return VolumeLocator._from_tensors(
+            self._grid_sizes.clone(),
+            self._voxel_size.clone(),
+            self._volume_translation.clone(),
+            self._align_corners,
+            self.device,
+        )
+
+    def cpu(self) -> "VolumeLocator":
+        return self.to("cpu")
+
+    def cuda(self) -> "VolumeLocator":
+        return self.to("cuda")
+
+
+def _grid_sizes_tensor(x: Any, batch_size: int, device: torch.device) -> torch.Tensor:
+    """(N, 3) int64 grid sizes from (D, H, W), N triples or an (N, 3) tensor."""
+    err = "grid_sizes must be (D, H, W), a list of N such triples, or a tensor of shape (N, 3)"
+    if torch.is_tensor(x):
+        if x.ndim != 2 or x.shape != (batch_size, 3) or x.is_floating_point():
+            raise ValueError(err)
+        return x.to(device=device, dtype=torch.int64)
+    if isinstance(x, (list, tuple)) and x:
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in x):
+            if len(x) != 3:
+                raise ValueError(err)
+            return torch.tensor(list(x), dtype=torch.int64, device=device)[None].repeat(batch_size, 1)
+        rows = [list(v.tolist() if torch.is_tensor(v) else v) for v in x]
+        if len(rows) != batch_size or any(len(r) != 3 for r in rows):
+            raise ValueError(err)
+        return torch.tensor(rows, dtype=torch.int64, device=device)
+    raise ValueError(err)
 
 
 def _to_padded(x: torch.Tensor | Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,7 +27,13 @@ _EXPORTS = {
     "rotation_6d_to_matrix": ".rotation_conversions",
     "standardize_quaternion": ".rotation_conversions",
     "so3_exp_map": ".so3",
+    "so3_exponential_map": ".so3",
     "so3_log_map": ".so3",
+    "so3_relative_angle": ".so3",
+    "so3_rotation_angle": ".so3",
+    "se3_exp_map": ".se3",
+    "se3_log_map": ".se3",
+    "acos_linear_extrapolation": ".math",
     "look_at_rotation": "inverse3d.renderer.cameras",
     "look_at_view_transform": "inverse3d.renderer.cameras",
 }

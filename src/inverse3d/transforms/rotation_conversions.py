@@ -10,25 +10,27 @@ Conventions:
 - The 6D representation (Zhou et al., CVPR 2019) is the first two rows of the matrix; back to a matrix by
   Gram-Schmidt.
 
-Every function accepts any number of leading batch dimensions ``...`` and is differentiable.
+Every function accepts any number of leading batch dimensions ``...`` and is differentiable. As in PyTorch3D, the
+public functions compile with ``torch.jit.script`` (so the code sticks to what TorchScript understands: no
+``from __future__ import annotations``, shapes built with ``unflatten``/``flatten`` rather than tuple arithmetic).
 """
 
-from __future__ import annotations
+from typing import List, Optional, Union
 
 import torch
 import torch.nn.functional as F
 
-Device = str | torch.device
-
-_AXES = "XYZ"
+Device = Union[str, torch.device]
 
 
-def _check_last_dims(x: torch.Tensor, shape: tuple[int, ...], name: str) -> None:
-    if not torch.is_tensor(x):
-        raise ValueError(f"{name} must be a tensor, got {type(x).__name__}")
-    if x.dim() < len(shape) or tuple(x.shape[x.dim() - len(shape) :]) != shape:
-        want = "(..., " + ", ".join(str(s) for s in shape) + ")"
-        raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
+def _check_last_dims(x: torch.Tensor, shape: List[int], name: str) -> None:
+    """Raises ValueError unless ``x`` is a tensor whose trailing dimensions are ``shape``."""
+    if not torch.jit.is_scripting():
+        if not torch.is_tensor(x):
+            raise ValueError(f"{name} must be a tensor, got {type(x).__name__}")
+    n = len(shape)
+    if x.dim() < n or list(x.shape[x.dim() - n :]) != shape:
+        raise ValueError(f"{name} must have trailing dimensions {shape}, got shape {list(x.shape)}")
 
 
 def _sqrt_positive_part(x: torch.Tensor) -> torch.Tensor:
@@ -57,7 +59,7 @@ def standardize_quaternion(quaternions: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 4) with ``w >= 0``.
     """
-    _check_last_dims(quaternions, (4,), "quaternions")
+    _check_last_dims(quaternions, [4], "quaternions")
     return torch.where(quaternions[..., 0:1] < 0, -quaternions, quaternions)
 
 
@@ -69,8 +71,8 @@ def quaternion_raw_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 4) the product.
     """
-    _check_last_dims(a, (4,), "a")
-    _check_last_dims(b, (4,), "b")
+    _check_last_dims(a, [4], "a")
+    _check_last_dims(b, [4], "b")
     aw, ax, ay, az = torch.unbind(a, -1)
     bw, bx, by, bz = torch.unbind(b, -1)
     ow = aw * bw - ax * bx - ay * by - az * bz
@@ -99,8 +101,8 @@ def quaternion_invert(quaternion: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 4).
     """
-    _check_last_dims(quaternion, (4,), "quaternion")
-    sign = quaternion.new_tensor([1.0, -1.0, -1.0, -1.0])
+    _check_last_dims(quaternion, [4], "quaternion")
+    sign = torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=quaternion.dtype, device=quaternion.device)
     return quaternion * sign
 
 
@@ -113,9 +115,8 @@ def quaternion_apply(quaternion: torch.Tensor, point: torch.Tensor) -> torch.Ten
     Returns:
         (..., 3) the rotated points.
     """
-    _check_last_dims(point, (3,), "point")
-    real = point.new_zeros(point.shape[:-1] + (1,))
-    point_q = torch.cat((real, point), -1)
+    _check_last_dims(point, [3], "point")
+    point_q = F.pad(point, (1, 0))  # (..., 4), real part 0
     out = quaternion_raw_multiply(quaternion_raw_multiply(quaternion, point_q), quaternion_invert(quaternion))
     return out[..., 1:]
 
@@ -128,7 +129,7 @@ def quaternion_to_matrix(quaternions: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 3, 3) rotation matrices.
     """
-    _check_last_dims(quaternions, (4,), "quaternions")
+    _check_last_dims(quaternions, [4], "quaternions")
     w, x, y, z = torch.unbind(quaternions, -1)
     s = 2.0 / (quaternions * quaternions).sum(-1)
     entries = (
@@ -142,7 +143,7 @@ def quaternion_to_matrix(quaternions: torch.Tensor) -> torch.Tensor:
         s * (y * z + x * w),
         1 - s * (x * x + y * y),
     )
-    return torch.stack(entries, -1).reshape(quaternions.shape[:-1] + (3, 3))
+    return torch.stack(entries, -1).unflatten(-1, (3, 3))
 
 
 def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
@@ -156,9 +157,8 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 4) quaternions, real part first.
     """
-    _check_last_dims(matrix, (3, 3), "matrix")
-    batch = matrix.shape[:-2]
-    m00, m01, m02, m10, m11, m12, m20, m21, m22 = torch.unbind(matrix.reshape(batch + (9,)), -1)
+    _check_last_dims(matrix, [3, 3], "matrix")
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = torch.unbind(matrix.flatten(-2), -1)
     # |w|, |x|, |y|, |z| times 2
     q_abs = _sqrt_positive_part(
         torch.stack(
@@ -181,30 +181,35 @@ def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
         ),
         -2,
     )
-    floor = q_abs.new_tensor(0.1)
-    candidates = candidates / (2.0 * torch.maximum(q_abs[..., None], floor))
+    candidates = candidates / (2.0 * q_abs[..., None].clamp_min(0.1))
     best = q_abs.argmax(-1)  # (...)
-    index = best[..., None, None].expand(batch + (1, 4))
-    out = torch.gather(candidates, -2, index)[..., 0, :]
+    out = torch.take_along_dim(candidates, best[..., None, None], -2)[..., 0, :]
     return standardize_quaternion(out)
 
 
-def random_quaternions(n: int, dtype: torch.dtype | None = None, device: Device | None = None) -> torch.Tensor:
+def random_quaternions(
+    n: int, dtype: Optional[torch.dtype] = None, device: Optional[Device] = None
+) -> torch.Tensor:
     """Unit quaternions uniformly distributed over rotations, with real part >= 0.
 
     Returns:
         (n, 4) real part first.
     """
-    if isinstance(n, torch.Tensor):
-        n = int(n.item())
+    if not torch.jit.is_scripting():
+        if isinstance(n, torch.Tensor):
+            n = int(n.item())
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if isinstance(device, str):
+        device = torch.device(device)
     o = torch.randn((n, 4), dtype=dtype, device=device)
     norm = torch.sqrt((o * o).sum(1))
     return o / _copysign(norm, o[:, 0])[:, None]
 
 
-def random_rotations(n: int, dtype: torch.dtype | None = None, device: Device | None = None) -> torch.Tensor:
+def random_rotations(
+    n: int, dtype: Optional[torch.dtype] = None, device: Optional[Device] = None
+) -> torch.Tensor:
     """Rotation matrices uniformly distributed over SO(3).
 
     Returns:
@@ -213,7 +218,7 @@ def random_rotations(n: int, dtype: torch.dtype | None = None, device: Device | 
     return quaternion_to_matrix(random_quaternions(n, dtype=dtype, device=device))
 
 
-def random_rotation(dtype: torch.dtype | None = None, device: Device | None = None) -> torch.Tensor:
+def random_rotation(dtype: Optional[torch.dtype] = None, device: Optional[Device] = None) -> torch.Tensor:
     """One uniformly random rotation matrix, shape (3, 3)."""
     return random_rotations(1, dtype, device)[0]
 
@@ -230,7 +235,7 @@ def axis_angle_to_quaternion(axis_angle: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 4) quaternions, real part first (real part >= 0 when the angle is at most pi).
     """
-    _check_last_dims(axis_angle, (3,), "axis_angle")
+    _check_last_dims(axis_angle, [3], "axis_angle")
     angles = torch.norm(axis_angle, p=2, dim=-1, keepdim=True)
     # sin(angle/2) / angle, smooth through 0 (torch.sinc(x) = sin(pi x) / (pi x))
     sin_half_over_angle = 0.5 * torch.sinc(angles * 0.5 / torch.pi)
@@ -245,7 +250,7 @@ def quaternion_to_axis_angle(quaternions: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 3) axis times angle in radians.
     """
-    _check_last_dims(quaternions, (4,), "quaternions")
+    _check_last_dims(quaternions, [4], "quaternions")
     norms = torch.norm(quaternions[..., 1:], p=2, dim=-1, keepdim=True)
     half_angles = torch.atan2(norms, quaternions[..., :1])
     sin_half_over_angle = 0.5 * torch.sinc(half_angles / torch.pi)
@@ -256,20 +261,24 @@ def _hat(v: torch.Tensor) -> torch.Tensor:
     """(..., 3) -> (..., 3, 3) skew-symmetric matrices with ``hat(v) @ u = cross(v, u)``."""
     x, y, z = torch.unbind(v, -1)
     zero = torch.zeros_like(x)
-    return torch.stack((zero, -z, y, z, zero, -x, -y, x, zero), -1).reshape(v.shape[:-1] + (3, 3))
+    return torch.stack((zero, -z, y, z, zero, -x, -y, x, zero), -1).unflatten(-1, (3, 3))
 
 
-def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices of axis-angle vectors (Rodrigues' formula, smooth through the zero rotation).
+def axis_angle_to_matrix(axis_angle: torch.Tensor, fast: bool = False) -> torch.Tensor:
+    """Rotation matrices of axis-angle vectors.
 
     Args:
         axis_angle: (..., 3) axis times angle in radians.
+        fast: as in PyTorch3D, False goes through a quaternion; True uses Rodrigues' formula directly. Both are
+            exact up to rounding and smooth through the zero rotation.
     Returns:
         (..., 3, 3) rotation matrices.
     """
-    _check_last_dims(axis_angle, (3,), "axis_angle")
+    _check_last_dims(axis_angle, [3], "axis_angle")
+    if not fast:
+        return quaternion_to_matrix(axis_angle_to_quaternion(axis_angle))
     angles = torch.norm(axis_angle, p=2, dim=-1, keepdim=True)[..., None]  # (..., 1, 1)
-    k = _hat(axis_angle)
+    k = _hat(axis_angle)  # (..., 3, 3)
     sin_over_angle = torch.sinc(angles / torch.pi)
     # (1 - cos t) / t^2 = 0.5 * (sin(t/2) / (t/2))^2
     one_minus_cos_over_angle2 = 0.5 * torch.sinc(angles / (2 * torch.pi)) ** 2
@@ -277,15 +286,48 @@ def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + sin_over_angle * k + one_minus_cos_over_angle2 * (k @ k)
 
 
-def matrix_to_axis_angle(matrix: torch.Tensor) -> torch.Tensor:
+def matrix_to_axis_angle(matrix: torch.Tensor, fast: bool = False) -> torch.Tensor:
     """Axis-angle vectors of rotation matrices, angle in [0, pi].
 
     Args:
         matrix: (..., 3, 3) rotation matrices.
+        fast: as in PyTorch3D, False goes through a quaternion; True reads the angle from the trace and the axis
+            from the skew-symmetric part (from the symmetric part for angles past 2 pi / 3, where the
+            skew-symmetric part vanishes).
     Returns:
         (..., 3) axis times angle in radians.
     """
-    return quaternion_to_axis_angle(matrix_to_quaternion(matrix))
+    _check_last_dims(matrix, [3, 3], "matrix")
+    if not fast:
+        return quaternion_to_axis_angle(matrix_to_quaternion(matrix))
+    # omega = 2 sin(angle) axis, from R - R^T
+    omega = torch.stack(
+        (
+            matrix[..., 2, 1] - matrix[..., 1, 2],
+            matrix[..., 0, 2] - matrix[..., 2, 0],
+            matrix[..., 1, 0] - matrix[..., 0, 1],
+        ),
+        -1,
+    )  # (..., 3)
+    trace = torch.diagonal(matrix, dim1=-2, dim2=-1).sum(-1)  # (...)
+    angle = torch.atan2(torch.norm(omega, p=2, dim=-1), trace - 1.0)  # (...), in [0, pi]
+    cos = 0.5 * (trace - 1.0)
+    near_pi = cos < -0.5  # (...)
+    # Away from pi: axis * angle = 0.5 * omega * angle / sin(angle).
+    sinc = torch.where(near_pi, torch.ones_like(angle), torch.sinc(angle / torch.pi))
+    from_skew = 0.5 * omega / sinc[..., None]
+    # Near pi: (R + R^T) / 2 = cos I + (1 - cos) n n^T; take the column of n n^T with the largest diagonal.
+    one_minus_cos = torch.where(near_pi, 1.0 - cos, torch.ones_like(cos))
+    eye = torch.eye(3, dtype=matrix.dtype, device=matrix.device)
+    nnt = (0.5 * (matrix + matrix.transpose(-1, -2)) - cos[..., None, None] * eye) / one_minus_cos[..., None, None]
+    diag = torch.diagonal(nnt, dim1=-2, dim2=-1)  # (..., 3)
+    best = diag.argmax(-1)  # (...)
+    column = torch.take_along_dim(nnt, best[..., None, None], -1)[..., 0]  # (..., 3) = n * n_best
+    n_best = torch.take_along_dim(diag, best[..., None], -1).clamp_min(1e-12).sqrt()  # (..., 1)
+    axis = column / n_best
+    axis = torch.where((axis * omega).sum(-1, keepdim=True) < 0, -axis, axis)  # orient along sin(angle) axis
+    from_sym = axis * angle[..., None]
+    return torch.where(near_pi[..., None], from_sym, from_skew)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -306,23 +348,36 @@ def _axis_angle_rotation(axis: str, angle: torch.Tensor) -> torch.Tensor:
     one = torch.ones_like(angle)
     zero = torch.zeros_like(angle)
     if axis == "X":
-        flat = (one, zero, zero, zero, cos, -sin, zero, sin, cos)
+        flat = [one, zero, zero, zero, cos, -sin, zero, sin, cos]
     elif axis == "Y":
-        flat = (cos, zero, sin, zero, one, zero, -sin, zero, cos)
+        flat = [cos, zero, sin, zero, one, zero, -sin, zero, cos]
     elif axis == "Z":
-        flat = (cos, -sin, zero, sin, cos, zero, zero, zero, one)
+        flat = [cos, -sin, zero, sin, cos, zero, zero, zero, one]
     else:
-        raise ValueError(f"axis must be one of 'X', 'Y', 'Z', got {axis!r}")
-    return torch.stack(flat, -1).reshape(angle.shape + (3, 3))
+        raise ValueError(f"axis must be one of 'X', 'Y', 'Z', got '{axis}'")
+    return torch.stack(flat, -1).unflatten(-1, (3, 3))
+
+
+def _index_from_letter(letter: str) -> int:
+    if letter == "X":
+        return 0
+    if letter == "Y":
+        return 1
+    if letter == "Z":
+        return 2
+    raise ValueError(f"Invalid letter '{letter}' in convention string: use only X, Y and Z")
 
 
 def _check_convention(convention: str) -> None:
-    if not isinstance(convention, str) or len(convention) != 3:
-        raise ValueError(f"Convention must have 3 letters, got {convention!r}")
-    if any(letter not in _AXES for letter in convention):
-        raise ValueError(f"Invalid letter in convention string {convention!r}: use only X, Y and Z")
-    if convention[1] in (convention[0], convention[2]):
-        raise ValueError(f"Invalid convention {convention!r}: the middle axis must differ from its neighbours")
+    if not torch.jit.is_scripting():
+        if not isinstance(convention, str):
+            raise ValueError(f"Convention must be a string of 3 letters, got {type(convention).__name__}")
+    if len(convention) != 3:
+        raise ValueError(f"Convention must have 3 letters, got '{convention}'")
+    for letter in convention:
+        _index_from_letter(letter)
+    if convention[1] == convention[0] or convention[1] == convention[2]:
+        raise ValueError(f"Invalid convention '{convention}': the middle axis must differ from its neighbours")
 
 
 def euler_angles_to_matrix(euler_angles: torch.Tensor, convention: str) -> torch.Tensor:
@@ -335,10 +390,11 @@ def euler_angles_to_matrix(euler_angles: torch.Tensor, convention: str) -> torch
     Returns:
         (..., 3, 3) rotation matrices.
     """
-    _check_last_dims(euler_angles, (3,), "euler_angles")
+    _check_last_dims(euler_angles, [3], "euler_angles")
     _check_convention(convention)
-    mats = [_axis_angle_rotation(c, a) for c, a in zip(convention, torch.unbind(euler_angles, -1))]
-    return mats[0] @ mats[1] @ mats[2]
+    angles = torch.unbind(euler_angles, -1)
+    mats = [_axis_angle_rotation(convention[i], angles[i]) for i in range(3)]
+    return torch.matmul(torch.matmul(mats[0], mats[1]), mats[2])
 
 
 def _angle_from_tan(
@@ -354,10 +410,15 @@ def _angle_from_tan(
         horizontal: whether ``data`` is a row.
         tait_bryan: whether the convention's first and last axes differ.
     """
-    i1, i2 = {"X": (2, 1), "Y": (0, 2), "Z": (1, 0)}[axis]
+    i1, i2 = 1, 0  # axis "Z"
+    if axis == "X":
+        i1, i2 = 2, 1
+    elif axis == "Y":
+        i1, i2 = 0, 2
     if horizontal:
         i2, i1 = i1, i2
-    even = (axis + other_axis) in ("XY", "YZ", "ZX")
+    pair = axis + other_axis
+    even = pair == "XY" or pair == "YZ" or pair == "ZX"
     if horizontal == even:
         return torch.atan2(data[..., i1], data[..., i2])
     if tait_bryan:
@@ -378,13 +439,13 @@ def matrix_to_euler_angles(matrix: torch.Tensor, convention: str) -> torch.Tenso
     Returns:
         (..., 3) angles in radians.
     """
-    _check_last_dims(matrix, (3, 3), "matrix")
+    _check_last_dims(matrix, [3, 3], "matrix")
     _check_convention(convention)
-    i0 = _AXES.index(convention[0])
-    i2 = _AXES.index(convention[2])
+    i0 = _index_from_letter(convention[0])
+    i2 = _index_from_letter(convention[2])
     tait_bryan = i0 != i2
     if tait_bryan:
-        sign = -1.0 if (i0 - i2) in (-1, 2) else 1.0
+        sign = -1.0 if (i0 - i2 == -1 or i0 - i2 == 2) else 1.0
         central = torch.asin(torch.clamp(matrix[..., i0, i2] * sign, -1.0, 1.0))
     else:
         central = torch.acos(torch.clamp(matrix[..., i0, i0], -1.0, 1.0))
@@ -405,7 +466,7 @@ def rotation_6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 3, 3) rotation matrices whose rows are b1, b2, b1 x b2.
     """
-    _check_last_dims(d6, (6,), "d6")
+    _check_last_dims(d6, [6], "d6")
     a1, a2 = d6[..., :3], d6[..., 3:]
     b1 = F.normalize(a1, dim=-1)
     b2 = a2 - (b1 * a2).sum(-1, keepdim=True) * b1
@@ -422,5 +483,5 @@ def matrix_to_rotation_6d(matrix: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., 6).
     """
-    _check_last_dims(matrix, (3, 3), "matrix")
-    return matrix[..., :2, :].clone().reshape(matrix.shape[:-2] + (6,))
+    _check_last_dims(matrix, [3, 3], "matrix")
+    return matrix[..., :2, :].clone().flatten(-2)

@@ -100,10 +100,18 @@ class Transform3d:
         return self.get_matrix().shape[0]
 
     def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> "Transform3d":
-        """The transforms at ``index`` (int, slice, list of ints, long or bool tensor) as a new Transform3d."""
+        """The transforms at ``index`` (int, slice, list of ints, long or bool tensor) as a new Transform3d.
+
+        ``Translate``, ``Scale`` and ``Rotate`` (and ``RotateAxisAngle``, which gives a ``Rotate``) keep their class.
+        The matrices are not cloned.
+        """
+        return Transform3d(matrix=self._indexed_matrix(index))
+
+    def _indexed_matrix(self, index: int | slice | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """(M, 4, 4) rows ``index`` of ``get_matrix()``; an int keeps the batch dimension."""
         if isinstance(index, int):
             index = [index]
-        return Transform3d(matrix=self.get_matrix()[index])
+        return self.get_matrix()[index]
 
     def stack(self, *others: "Transform3d") -> "Transform3d":
         """Concatenates the batches of ``self`` and ``others`` (matrices evaluated now) into one Transform3d."""
@@ -140,6 +148,20 @@ class Transform3d:
         for other in self._transforms:
             composed = _broadcast_bmm(composed, other.get_matrix())
         return composed
+
+    def get_se3_log(self, eps: float = 1e-4, cos_bound: float = 1e-4) -> torch.Tensor:
+        """The SE(3) logarithms ``[log_translation | log_rotation]`` of the composed matrices, see ``se3_log_map``.
+
+        Args:
+            eps, cos_bound: as for ``se3_log_map``.
+        Returns:
+            (N, 6).
+        Raises:
+            ValueError: a matrix is not a rigid transform for row vectors (its last column is not (0, 0, 0, 1)).
+        """
+        from inverse3d.transforms.se3 import se3_log_map
+
+        return se3_log_map(self.get_matrix(), eps=eps, cos_bound=cos_bound)
 
     def _get_matrix_inverse(self) -> torch.Tensor:
         """Inverse of this transform's own matrix (subclasses give exact closed forms)."""
@@ -354,6 +376,10 @@ class Translate(Transform3d):
         inv_mask[0, 3, :3] = -1.0
         return self._matrix * inv_mask
 
+    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> "Translate":
+        """The translations at ``index`` as a new ``Translate``."""
+        return Translate(self._indexed_matrix(index)[:, 3, :3])
+
 
 class Scale(Transform3d):
     """Scaling about the origin by ``(x, y, z)``; a single scalar or (N,) ``x`` scales uniformly.
@@ -380,6 +406,10 @@ class Scale(Transform3d):
     def _get_matrix_inverse(self) -> torch.Tensor:
         diag = torch.diagonal(self._matrix, dim1=1, dim2=2)
         return torch.diag_embed(1.0 / diag)
+
+    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> "Scale":
+        """The scalings at ``index`` as a new ``Scale``."""
+        return Scale(torch.diagonal(self._indexed_matrix(index), dim1=1, dim2=2)[:, :3])
 
 
 class Rotate(Transform3d):
@@ -415,6 +445,11 @@ class Rotate(Transform3d):
 
     def _get_matrix_inverse(self) -> torch.Tensor:
         return self._matrix.permute(0, 2, 1).contiguous()
+
+    def __getitem__(self, index: int | slice | Sequence[int] | torch.Tensor) -> "Rotate":
+        """The rotations at ``index`` as a new ``Rotate`` (also for a ``RotateAxisAngle``, which has no angle
+        to rebuild from a matrix)."""
+        return Rotate(self._indexed_matrix(index)[:, :3, :3])
 
 
 class RotateAxisAngle(Rotate):

@@ -9,6 +9,7 @@ given to the constructor for that call. Colour shaders return RGBA images (N, H,
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -319,18 +320,107 @@ class SoftSilhouetteShader(nn.Module):
         return self
 
 
+def _zfar_map(cameras: Any, kwargs: dict, like: torch.Tensor) -> torch.Tensor:
+    """``zfar`` (from kwargs, else the cameras, else 100) shaped to broadcast against (N, H, W, 1) maps."""
+    _, zfar = _depth_range(cameras, kwargs)
+    if torch.is_tensor(zfar):
+        return zfar.to(device=like.device, dtype=like.dtype).reshape(-1, 1, 1, 1)
+    return torch.as_tensor(zfar, dtype=like.dtype, device=like.device)
+
+
 class HardDepthShader(ShaderBase):
     """Depth map: view-space depth of the nearest face, (N, H, W, 1); empty pixels get ``zfar``
-    (from kwargs, else the cameras, else 100)."""
+    (from kwargs, else the cameras, else 100). Needs cameras, as in PyTorch3D."""
 
     def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
-        cameras = kwargs.get("cameras", self.cameras)
-        _, zfar = _depth_range(cameras, kwargs)
+        cameras = self._get_cameras(**kwargs)
         zbuf = fragments.zbuf[..., :1]  # (N, H, W, 1)
-        if torch.is_tensor(zfar):
-            zfar = zfar.to(zbuf).reshape(-1, 1, 1, 1)
-        background = torch.as_tensor(zfar, dtype=zbuf.dtype, device=zbuf.device)
+        background = _zfar_map(cameras, kwargs, zbuf)
         return torch.where(fragments.pix_to_face[..., :1] < 0, background, zbuf)
+
+
+class SoftDepthShader(ShaderBase):
+    """Soft depth map (N, H, W, 1): the K fragments' depths and ``zfar`` weighted front to back.
+
+    Fragment k has coverage p_k = sigmoid(-dists_k / sigma) (0 where empty); walking front to back, it takes the
+    share of the remaining weight that its coverage allows, min(1, p_0 + ... + p_k) - min(1, p_0 + ... + p_k-1),
+    and ``zfar`` (from kwargs, else the cameras, else 100) gets what is left. sigma comes from ``blend_params``.
+    Needs cameras and ``fragments.dists``, as in PyTorch3D.
+    """
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        if fragments.dists is None:
+            raise ValueError("SoftDepthShader requires Fragments.dists to be present.")
+        cameras = self._get_cameras(**kwargs)
+        blend_params = kwargs.get("blend_params", self.blend_params)
+        zbuf = fragments.zbuf
+        dtype = torch.promote_types(zbuf.dtype, torch.get_default_dtype())
+        mask = fragments.pix_to_face >= 0  # (N, H, W, K)
+        prob = torch.sigmoid(-fragments.dists.to(dtype) / blend_params.sigma) * mask  # (N, H, W, K)
+        ones = torch.ones_like(prob[..., :1])
+        depths = torch.cat([zbuf.to(dtype), _zfar_map(cameras, kwargs, ones).expand_as(ones)], dim=-1)
+        covered = torch.cat([prob, ones], dim=-1).cumsum(dim=-1).clamp(max=1.0)  # (N, H, W, K + 1)
+        share = torch.diff(covered, dim=-1, prepend=torch.zeros_like(ones))
+        return (share * depths).sum(dim=-1, keepdim=True)
+
+
+def TexturedSoftPhongShader(  # noqa: N802 (PyTorch3D's name)
+    device: str | torch.device = "cpu",
+    cameras: Any = None,
+    lights: Any = None,
+    materials: Any = None,
+    blend_params: BlendParams | None = None,
+) -> "SoftPhongShader":
+    """Deprecated alias kept by PyTorch3D: returns ``SoftPhongShader(...)`` with a ``PendingDeprecationWarning``."""
+    warnings.warn(
+        "TexturedSoftPhongShader is now deprecated;\n            use SoftPhongShader instead.",
+        PendingDeprecationWarning,
+        stacklevel=2,
+    )
+    return SoftPhongShader(device=device, cameras=cameras, lights=lights, materials=materials,
+                           blend_params=blend_params)
+
+
+class SplatterPhongShader(ShaderBase):
+    """Per-pixel Phong lighting blended by splatting (PyTorch3D's ``SplatterPhongShader``, Cole et al. 2021).
+
+    Colours are lit with the fragments' barycentrics detached; each fragment's surface point, interpolated from
+    its face's vertices with those detached barycentrics, is projected by the cameras and splatted onto the 3 x 3
+    pixels around it (see ``inverse3d.renderer.splatter_blend``). Gradients reach the vertex positions through
+    those points, so the rasteriser need not be differentiable. Use ``BlendParams(sigma=0.5)``: sigma is the
+    splat's standard deviation in pixels (other values warn, as in PyTorch3D). Returns RGBA (N, H, W, 4).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.splatter_blender = None
+        super().__init__(**kwargs)
+
+    def to(self, device: Any, *args: Any, **kwargs: Any) -> "SplatterPhongShader":  # type: ignore[override]
+        if self.splatter_blender is not None:
+            self.splatter_blender.to(device)
+        return super().to(device)
+
+    def forward(self, fragments: Any, meshes: Any, **kwargs: Any) -> torch.Tensor:
+        from ..splatter_blend import SplatterBlender
+
+        cameras, lights, materials, blend_params = self._scene(**kwargs)
+        texels = _sample_texels(meshes, fragments)
+        detached = fragments.detach()
+        colors = phong_shading(meshes, detached, lights, cameras, materials, texels)  # (N, H, W, K, C)
+        face_verts = meshes.verts_packed()[meshes.faces_packed()]  # (F, 3, 3)
+        points = interpolate_face_attributes(detached.pix_to_face, detached.bary_coords, face_verts)
+        if self.splatter_blender is None or self.splatter_blender.input_shape != tuple(colors.shape[:4]):
+            self.splatter_blender = SplatterBlender(tuple(colors.shape[:4]), colors.device)
+        self.check_blend_params(blend_params)
+        return self.splatter_blender(colors, points, cameras, fragments.pix_to_face < 0, blend_params)
+
+    def check_blend_params(self, blend_params: BlendParams) -> None:
+        """Warns when sigma (the splat's standard deviation, in pixels) is not 0.5."""
+        if blend_params.sigma != 0.5:
+            warnings.warn(
+                f"SplatterPhongShader received sigma={blend_params.sigma}. sigma is defined in pixel units, and any "
+                "value other than 0.5 is highly unexpected. Only use other values if you know what you are doing. "
+            )
 
 
 class HardNormalShader(ShaderBase):

@@ -152,7 +152,8 @@ def gouraud_shading(meshes: Any, fragments: Any, lights: Any, cameras: Any, mate
     from .textures import TexturesVertex
 
     if not isinstance(meshes.textures, TexturesVertex):
-        raise ValueError("Gouraud shading needs the meshes' textures to be a TexturesVertex")
+        raise ValueError("Mesh textures must be an instance of TexturesVertex (Gouraud shading lights the vertex "
+                         "colours)")
     faces = meshes.faces_packed()  # (F, 3)
     # Light the vertices batched as (3, N, V_max) so every mesh uses its own light / camera / material.
     verts = _cf(meshes.verts_padded())  # (3, N, Vmax)

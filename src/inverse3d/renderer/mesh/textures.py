@@ -12,7 +12,6 @@ hit the centres of the edge pixels.
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any, Sequence
 
@@ -23,9 +22,11 @@ from torch.nn.utils.rnn import pad_sequence
 from .utils import interpolate_face_attributes
 
 __all__ = [
+    "Textures",
     "TexturesBase",
     "TexturesVertex",
     "TexturesUV",
+    "TexturesAtlas",
     "pack_uv_maps",
 ]
 
@@ -116,7 +117,11 @@ class TexturesBase:
         return self
 
     def _extend(self, N: int, props: Sequence[str]) -> dict[str, Any]:
-        """Returns each property (attribute or method result) with every batch element repeated N times."""
+        """Returns each property (attribute or method result) with every batch element repeated N times.
+
+        Tensors are copied (as PyTorch3D's ``extend`` does): no two batch elements of the result, nor the result
+        and self, share storage.
+        """
         if not isinstance(N, int) or isinstance(N, bool):
             raise ValueError("N must be an integer.")
         if N <= 0:
@@ -129,7 +134,7 @@ class TexturesBase:
             if torch.is_tensor(value):
                 out[p] = value.repeat_interleave(N, dim=0)
             elif isinstance(value, (list, tuple)):
-                out[p] = list(itertools.chain.from_iterable([v] * N for v in value))
+                out[p] = [v.clone() if torch.is_tensor(v) else v for v in value for _ in range(N)]
             else:
                 raise ValueError(f"cannot extend property {p!r} of type {type(value).__name__}")
         return out
@@ -455,13 +460,18 @@ class TexturesUV(TexturesBase):
 
     Maps of different sizes may be mixed in a batch (a list): each is sampled at its own resolution.
 
+    With ``maps_ids`` each mesh has M maps (a set (M, H, W, C)) and each face names the map it samples.
+
     Args:
-        maps: (N, H, W, C) tensor, or a list of N tensors (H_i, W_i, C) whose sizes may differ.
+        maps: (N, H, W, C) tensor, or a list of N tensors (H_i, W_i, C) whose sizes may differ. With maps_ids:
+            (N, M, H, W, C), or a list of N sets (M_i, H_i, W_i, C).
         faces_uvs: (N, F, 3) long or a list of N (F_i, 3): for each face corner, an index into ``verts_uvs``.
         verts_uvs: (N, T, 2) float or a list of N (T_i, 2): uv coordinates in [0, 1] (v up).
         padding_mode: ``grid_sample`` padding for uvs outside [0, 1]: "border", "zeros" or "reflection".
         align_corners: ``grid_sample``'s convention; True means uv 0 and 1 are the centres of the edge pixels.
         sampling_mode: "bilinear" or "nearest".
+        maps_ids: (N, F) long or a list of N (F_i,): the map (in [0, M_i)) each face samples; None for one map
+            per mesh.
     """
 
     def __init__(
@@ -472,6 +482,8 @@ class TexturesUV(TexturesBase):
         padding_mode: str = "border",
         align_corners: bool = True,
         sampling_mode: str = "bilinear",
+        *,
+        maps_ids: torch.Tensor | Sequence[torch.Tensor] | None = None,
     ) -> None:
         if padding_mode not in ("border", "zeros", "reflection"):
             raise ValueError(f"padding_mode must be 'border', 'zeros' or 'reflection'; got {padding_mode!r}")
@@ -527,21 +539,28 @@ class TexturesUV(TexturesBase):
         else:
             raise ValueError("Expected verts_uvs to be a tensor or list")
 
+        self._maps_ids_padded, self._maps_ids_list = self._format_maps_ids(maps_ids)
+        multi = self._has_maps_ids()
+        map_dim = 4 if multi else 3
+        shape_name = "(M, H, W, C)" if multi else "(H, W, C)"
+
         # maps
         if isinstance(maps, (list, tuple)):
             if len(maps) != self._N:
                 raise ValueError(
                     f"Expected one texture map per mesh in the batch: {len(maps)} maps for {self._N} meshes"
                 )
-            if not all(torch.is_tensor(m) and m.dim() == 3 for m in maps):
-                raise ValueError("Invalid number of dimensions in texture maps: each must be (H, W, C)")
+            if not all(torch.is_tensor(m) and m.dim() == map_dim for m in maps):
+                raise ValueError(f"Invalid number of dimensions in texture maps: each must be {shape_name}")
             if len({m.shape[-1] for m in maps}) > 1:
                 raise ValueError("Inconsistent number of channels in maps")
             self._maps_list: list[torch.Tensor] | None = list(maps)
             self._maps_padded: torch.Tensor | None = None
         elif torch.is_tensor(maps):
-            if maps.dim() != 4 or maps.shape[0] != self._N:
-                raise ValueError(f"Expected maps to be of shape (N, H, W, C) with N={self._N}; got {tuple(maps.shape)}")
+            if maps.dim() != map_dim + 1 or maps.shape[0] != self._N:
+                raise ValueError(
+                    f"Expected maps to be of shape (N, {shape_name[1:]} with N={self._N}; got {tuple(maps.shape)}"
+                )
             self._maps_padded = maps
             self._maps_list = None
         else:
@@ -565,12 +584,67 @@ class TexturesUV(TexturesBase):
                     f"faces_uvs of mesh {i} index uv {int(f.min())}..{int(f.max())} "
                     f"but there are {v.shape[0]} verts_uvs"
                 )
+        ids = self.maps_ids_list()
+        if ids is not None:
+            for i, (mid, m) in enumerate(zip(ids, self.maps_list())):
+                if mid.numel() and (int(mid.min()) < 0 or int(mid.max()) >= m.shape[0]):
+                    raise ValueError(
+                        f"maps_ids of mesh {i} name maps {int(mid.min())}..{int(mid.max())} "
+                        f"but the mesh has {m.shape[0]} maps"
+                    )
+
+    def _has_maps_ids(self) -> bool:
+        return self._maps_ids_padded is not None or self._maps_ids_list is not None
+
+    def _format_maps_ids(self, maps_ids: Any) -> tuple[torch.Tensor | None, list[torch.Tensor] | None]:
+        """Checks ``maps_ids`` against the faces; returns (padded (N, F) or None, list of (F_i,) or None)."""
+        if maps_ids is None:
+            return None, None
+        if isinstance(maps_ids, (list, tuple)):
+            for mid in maps_ids:
+                if not torch.is_tensor(mid) or mid.dim() != 1:
+                    raise ValueError(f"Expected maps_ids to be of shape (F,); got {getattr(mid, 'shape', mid)!r}")
+            if len(maps_ids) != self._N:
+                raise ValueError("map_ids, faces_uvs and verts_uvs must have the same batch dimension")
+            if any(mid.device != self.device for mid in maps_ids):
+                raise ValueError("maps_ids and verts/faces uvs must be on the same device")
+            if any(mid.shape[0] != nf for mid, nf in zip(maps_ids, self._num_faces_per_mesh)):
+                raise ValueError("map_ids and faces_uvs must have the same number of faces per mesh")
+            return None, [mid.long() for mid in maps_ids]
+        if torch.is_tensor(maps_ids):
+            if maps_ids.dim() != 2 or maps_ids.shape[0] != self._N:
+                raise ValueError(f"Expected maps_ids to be of shape (N, F); got {tuple(maps_ids.shape)}")
+            if maps_ids.shape[1] != max(self._num_faces_per_mesh, default=0):
+                raise ValueError("map_ids and faces_uvs must have the same number of faces per mesh")
+            if maps_ids.device != self.device:
+                raise ValueError("maps_ids and verts/faces uvs must be on the same device")
+            return maps_ids.long(), None
+        raise ValueError("Expected maps_ids to be a tensor or list")
+
+    def maps_ids_padded(self) -> torch.Tensor | None:
+        """(N, max F_i) long map index of every face (zero-padded), or None without maps_ids."""
+        if self._maps_ids_padded is None and self._maps_ids_list is not None:
+            lst = self._maps_ids_list
+            self._maps_ids_padded = (
+                _pad(lst, 0) if lst else torch.zeros((0, 0), dtype=torch.long, device=self.device)
+            )
+        return self._maps_ids_padded
+
+    def maps_ids_list(self) -> list[torch.Tensor] | None:
+        """N long tensors (F_i,): the map index of every face, or None without maps_ids."""
+        if self._maps_ids_list is None and self._maps_ids_padded is not None:
+            self._maps_ids_list = _unpad(self._maps_ids_padded, self._num_faces_per_mesh)
+        return self._maps_ids_list
+
+    def _ids_for(self, index: list[int]) -> list[torch.Tensor] | None:
+        ids = self.maps_ids_list()
+        return None if ids is None else [ids[i] for i in index]
 
     def __repr__(self) -> str:
         sizes = [tuple(m.shape) for m in self.maps_list()]
         return f"TexturesUV(N={self._N}, maps={sizes}, faces_per_mesh={self._num_faces_per_mesh})"
 
-    def _like(self, maps: Any, faces_uvs: Any, verts_uvs: Any) -> "TexturesUV":
+    def _like(self, maps: Any, faces_uvs: Any, verts_uvs: Any, maps_ids: Any = None) -> "TexturesUV":
         return self.__class__(
             maps=maps,
             faces_uvs=faces_uvs,
@@ -578,6 +652,7 @@ class TexturesUV(TexturesBase):
             padding_mode=self.padding_mode,
             align_corners=self.align_corners,
             sampling_mode=self.sampling_mode,
+            maps_ids=maps_ids,
         )
 
     # views -------------------------------------------------------------------------------------------------
@@ -612,7 +687,7 @@ class TexturesUV(TexturesBase):
         return self._verts_uvs_padded
 
     def maps_list(self) -> list[torch.Tensor]:
-        """N maps (H_i, W_i, C), each at its own size."""
+        """N maps (H_i, W_i, C), each at its own size (with maps_ids: N sets (M_i, H_i, W_i, C))."""
         if self._maps_list is not None:
             return self._maps_list
         assert self._maps_padded is not None
@@ -620,19 +695,24 @@ class TexturesUV(TexturesBase):
 
     def maps_padded(self) -> torch.Tensor:
         """(N, max H_i, max W_i, C). Maps smaller than the largest are resized bilinearly (as PyTorch3D does);
-        sampling never uses this resized copy."""
+        sampling never uses this resized copy. With maps_ids: (N, max M_i, max H_i, max W_i, C), missing maps
+        zero."""
         if self._maps_padded is None:
             maps = self.maps_list()
+            multi = self._has_maps_ids()
             if not maps:
-                return torch.zeros((0, 0, 0, 3), device=self.device)
-            size = (max(m.shape[0] for m in maps), max(m.shape[1] for m in maps))
+                return torch.zeros((0, 0, 0, 0, 3) if multi else (0, 0, 0, 3), device=self.device)
+            size = (max(m.shape[-3] for m in maps), max(m.shape[-2] for m in maps))
             out = []
             for m in maps:
-                if tuple(m.shape[:2]) != size:
-                    m = F.interpolate(
-                        m.permute(2, 0, 1)[None], size=size, mode="bilinear", align_corners=self.align_corners
-                    )[0].permute(1, 2, 0)
-                out.append(m)
+                sets = m if multi else m[None]  # (M, H, W, C)
+                if tuple(sets.shape[1:3]) != size:
+                    sets = F.interpolate(
+                        sets.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=self.align_corners
+                    ).permute(0, 2, 3, 1)
+                out.append(sets if multi else sets[0])
+            if multi:
+                out = [F.pad(m, (0, 0, 0, 0, 0, 0, 0, max(o.shape[0] for o in out) - m.shape[0])) for m in out]
             self._maps_padded = torch.stack(out, dim=0)
         return self._maps_padded
 
@@ -668,14 +748,17 @@ class TexturesUV(TexturesBase):
             cache[key] = stack()
         return cache[key]
 
-    def _sample_maps(self, grid: torch.Tensor) -> torch.Tensor:
-        """Samples map n at grid[n].
+    def _sample_maps(self, grid: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples map n at grid[n] (with maps_ids: map ids[n, a, b] of mesh n's set).
 
         Args:
             grid: (N, A, B, 2) grid_sample coordinates in [-1, 1] (x right, y down).
+            ids: (N, A, B) long map index of each sample; needed with maps_ids.
         Returns:
             (N, C, A, B) samples, in the maps' dtype.
         """
+        if self._has_maps_ids():
+            return self._sample_map_sets(grid, ids)
         kwargs = dict(mode=self.sampling_mode, padding_mode=self.padding_mode, align_corners=self.align_corners)
         maps_list = self.maps_list()
         dtype = maps_list[0].dtype
@@ -691,6 +774,41 @@ class TexturesUV(TexturesBase):
             sampled = F.grid_sample(self._maps_nchw(ids), grid.index_select(0, idx).to(dtype), **kwargs)
             out = out.index_copy(0, idx, sampled)
         return out
+
+    def _sample_map_sets(self, grid: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """:meth:`_sample_maps` with one set of M maps per mesh: a 3D grid_sample whose depth coordinate lands
+        exactly on the sample's map (with align_corners=True the coordinate PyTorch3D uses,
+        2 id / (M - 1) - 1), so neighbouring maps never blend."""
+        kwargs = dict(mode=self.sampling_mode, padding_mode=self.padding_mode, align_corners=self.align_corners)
+        sets = self.maps_list()
+        dtype = sets[0].dtype
+        N, A, B, _ = grid.shape
+        out = grid.new_zeros((N, sets[0].shape[-1], A, B), dtype=dtype)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, m in enumerate(sets):
+            groups.setdefault(tuple(m.shape), []).append(i)
+        for shape, members in groups.items():
+            M = shape[0]
+            if self.align_corners:
+                z = ids.to(dtype) * (2.0 / (M - 1)) - 1.0 if M > 1 else torch.zeros_like(ids, dtype=dtype)
+            else:
+                z = (2.0 * ids.to(dtype) + 1.0) / M - 1.0
+            idx = torch.tensor(members, device=grid.device)
+            stack = torch.stack([sets[i] for i in members], dim=0).permute(0, 4, 1, 2, 3)  # (n, C, M, H, W)
+            g = torch.cat([grid.index_select(0, idx).to(dtype), z.index_select(0, idx)[..., None]], dim=-1)
+            sampled = F.grid_sample(stack, g[:, None], **kwargs)[:, :, 0]  # (n, C, A, B)
+            out = sampled if len(groups) == 1 else out.index_copy(0, idx, sampled)
+        return out
+
+    def _pixel_map_ids(self, pix_to_face: torch.Tensor) -> torch.Tensor | None:
+        """(N, H, W, K) long map index of each fragment's face (0 where empty), or None without maps_ids."""
+        ids = self.maps_ids_list()
+        if ids is None:
+            return None
+        packed = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long, device=self.device)
+        if packed.numel() == 0:
+            return torch.zeros_like(pix_to_face)
+        return torch.where(pix_to_face >= 0, packed[pix_to_face.clamp(min=0)], torch.zeros_like(pix_to_face))
 
     def sample_textures(self, fragments: Any, **kwargs: Any) -> torch.Tensor:
         """Interpolates the uvs at every fragment and samples the mesh's map there.
@@ -708,7 +826,8 @@ class TexturesUV(TexturesBase):
         faces_verts_uvs = self.faces_verts_uvs_packed()  # (F, 3, 2)
         pixel_uvs = interpolate_face_attributes(fragments.pix_to_face, fragments.bary_coords, faces_verts_uvs)
         grid = _uv_to_grid(pixel_uvs).reshape(N, H, W * K, 2)  # (N, H, W*K, 2)
-        texels = self._sample_maps(grid)  # (N, C, H, W*K)
+        ids = self._pixel_map_ids(fragments.pix_to_face)
+        texels = self._sample_maps(grid, None if ids is None else ids.reshape(N, H, W * K))  # (N, C, H, W*K)
         C = texels.shape[1]
         return texels.reshape(N, C, H, W, K).permute(0, 2, 3, 4, 1)  # (N, H, W, K, C)
 
@@ -719,7 +838,10 @@ class TexturesUV(TexturesBase):
         if not per_mesh:
             return torch.zeros((0, 3, 3), device=self.device)
         grid = _uv_to_grid(_pad(per_mesh, 0.0))  # (N, maxF, 3, 2)
-        texels = self._sample_maps(grid).permute(0, 2, 3, 1)  # (N, maxF, 3, C)
+        ids = self.maps_ids_padded()
+        if ids is not None:
+            ids = ids[:, : grid.shape[1], None].expand(-1, -1, 3)  # (N, maxF, 3): each face's map at its corners
+        texels = self._sample_maps(grid, ids).permute(0, 2, 3, 1)  # (N, maxF, 3, C)
         return torch.cat([texels[i, : f.shape[0]] for i, f in enumerate(lists)], dim=0)
 
     # batch operations ----------------------------------------------------------------------------------------
@@ -729,20 +851,24 @@ class TexturesUV(TexturesBase):
         return tex
 
     def clone(self) -> "TexturesUV":
+        ids = self.maps_ids_list()
         tex = self._like(
             [m.clone() for m in self.maps_list()],
             [f.clone() for f in self.faces_uvs_list()],
             [v.clone() for v in self.verts_uvs_list()],
+            None if ids is None else [i.clone() for i in ids],
         )
         if self._maps_list is None and self._maps_padded is not None:
             tex._maps_padded, tex._maps_list = self._maps_padded.clone(), None
         return self._copy_meta(tex)
 
     def detach(self) -> "TexturesUV":
+        ids = self.maps_ids_list()
         tex = self._like(
             [m.detach() for m in self.maps_list()],
             [f.detach() for f in self.faces_uvs_list()],
             [v.detach() for v in self.verts_uvs_list()],
+            None if ids is None else [i.detach() for i in ids],
         )
         if self._maps_list is None and self._maps_padded is not None:
             tex._maps_padded, tex._maps_list = self._maps_padded.detach(), None
@@ -754,7 +880,7 @@ class TexturesUV(TexturesBase):
         maps, faces, verts = self.maps_list(), self.faces_uvs_list(), self.verts_uvs_list()
         if not ids:
             raise IndexError("indexing TexturesUV with an empty selection is not supported")
-        tex = self._like([maps[i] for i in ids], [faces[i] for i in ids], [verts[i] for i in ids])
+        tex = self._like([maps[i] for i in ids], [faces[i] for i in ids], [verts[i] for i in ids], self._ids_for(ids))
         tex.valid = self.valid[ids].clone()
         return tex
 
@@ -765,7 +891,9 @@ class TexturesUV(TexturesBase):
             maps: Any = self._maps_padded.repeat_interleave(N, dim=0)
         else:
             maps = props["maps_list"]
-        tex = self._like(maps, props["faces_uvs_list"], props["verts_uvs_list"])
+        ids = self.maps_ids_list()
+        ids = None if ids is None else [i.clone() for i in ids for _ in range(N)]
+        tex = self._like(maps, props["faces_uvs_list"], props["verts_uvs_list"], ids)
         tex._num_faces_per_mesh = props["_num_faces_per_mesh"]
         tex.valid = self.valid.repeat_interleave(N)
         return tex
@@ -780,29 +908,97 @@ class TexturesUV(TexturesBase):
     def join_batch(self, textures: list["TexturesUV"]) -> "TexturesUV":
         """Returns one batch holding self's textures followed by those of ``textures`` (maps keep their sizes)."""
         self._check_compatible(textures)
+        if any(t._has_maps_ids() != self._has_maps_ids() for t in textures):
+            raise ValueError("All textures must have maps_ids, or none.")
         maps, faces, verts = list(self.maps_list()), list(self.faces_uvs_list()), list(self.verts_uvs_list())
+        ids = None if not self._has_maps_ids() else list(self.maps_ids_list())
         nfaces = list(self._num_faces_per_mesh)
         for t in textures:
             maps += t.maps_list()
             faces += t.faces_uvs_list()
             verts += t.verts_uvs_list()
             nfaces += t._num_faces_per_mesh
-        tex = self._like(maps, faces, verts)
+            if ids is not None:
+                ids += t.maps_ids_list()
+        tex = self._like(maps, faces, verts, ids)
         tex._num_faces_per_mesh = nfaces
         return tex
 
     def join_scene(self) -> "TexturesUV":
         """Returns a batch of one texture for the whole batch joined into one mesh (``join_meshes_as_scene``).
 
-        The maps are packed into one atlas (identical maps once) and the uvs remapped into it; the faces_uvs of
-        mesh i are offset by the number of uvs of the meshes before it.
+        The maps are laid out side by side in one map exactly as PyTorch3D lays them out
+        (``pack_unique_rectangles``; maps that are the same tensor object are stored once; a map may be stored
+        turned by 90 degrees), with a one-pixel border of copied edge pixels (zeros with ``padding_mode="zeros"``)
+        around each map when ``align_corners`` is False. The uvs are remapped into it, and the faces_uvs of mesh i
+        offset by the number of uvs of the meshes before it. Sampling the result at uvs in [0, 1] gives what the
+        batch gave (padding beyond [0, 1] is not reproduced). Differentiable with respect to maps and uvs.
+
+        Raises:
+            NotImplementedError: with maps_ids (as PyTorch3D).
         """
-        atlas, new_uvs = pack_uv_maps(self.maps_list(), self.verts_uvs_list(), self.align_corners, self.padding_mode)
+        from .utils import Rectangle, pack_unique_rectangles
+
+        if self._has_maps_ids():
+            raise NotImplementedError("join_scene does not support multiple maps.")
+        maps, verts_uvs, faces_uvs = self.maps_list(), self.verts_uvs_list(), self.faces_uvs_list()
+        if len(maps) == 1:
+            return self._like([maps[0]], [faces_uvs[0]], [verts_uvs[0]])
+        border = 0 if self.align_corners else 1
+        plan = pack_unique_rectangles(
+            [Rectangle(m.shape[0] + 2 * border, m.shape[1] + 2 * border, id(m)) for m in maps]
+        )
+        total_x, total_y = plan.total_size  # rows, columns of the joined map
+        joined = maps[0].new_zeros((total_x, total_y, maps[0].shape[-1]))
+        aligned = 1 if self.align_corners else 0
+        new_uvs = []
+        for m, loc, uvs in zip(maps, plan.locations, verts_uvs):
+            source = m.transpose(0, 1) if loc.flipped else m  # (rows, cols, C) as placed
+            if loc.is_first:
+                if border:
+                    mode = "constant" if self.padding_mode == "zeros" else "replicate"
+                    source = F.pad(source.permute(2, 0, 1)[None], (1, 1, 1, 1), mode=mode)[0].permute(1, 2, 0)
+                joined[loc.x: loc.x + source.shape[0], loc.y: loc.y + source.shape[1]] = source
+            rows, cols = (m.shape[1], m.shape[0]) if loc.flipped else (m.shape[0], m.shape[1])
+            u, v = (1.0 - uvs[:, 1], 1.0 - uvs[:, 0]) if loc.flipped else (uvs[:, 0], uvs[:, 1])
+            # u: column u (cols - a) [+ border] of the map is column loc.y [+ border] + that of the joined map;
+            # v likewise counted from the bottom row (a = 1 with align_corners, else 0).
+            den_x, den_y = max(total_x - aligned, 1), max(total_y - aligned, 1)
+            v_new = v * ((rows - aligned) / den_x) + (total_x - rows - loc.x - (1 - aligned)) / den_x
+            u_new = u * ((cols - aligned) / den_y) + (loc.y + (1 - aligned)) / den_y
+            new_uvs.append(torch.stack([u_new, v_new], dim=-1))
         faces, offset = [], 0
-        for f, v in zip(self.faces_uvs_list(), self.verts_uvs_list()):
+        for f, v in zip(faces_uvs, verts_uvs):
             faces.append(f + offset)
             offset += v.shape[0]
-        return self._like([atlas], [torch.cat(faces, dim=0)], [torch.cat(new_uvs, dim=0)])
+        return self._like([joined], [torch.cat(faces, dim=0)], [torch.cat(new_uvs, dim=0)])
+
+    def centers_for_image(self, index: int) -> torch.Tensor:
+        """Pixel coordinates in the map of the uvs of mesh ``index`` (e.g. to plot them over the image).
+
+        Returns:
+            (V, 2) float on the CPU: column and row (continuous, as grid_sample with the textures' own mode,
+            padding and align_corners places them) of each of the mesh's verts_uvs.
+        Raises:
+            NotImplementedError: with maps_ids. ValueError: the batch holds more than one mesh (as PyTorch3D).
+        """
+        if self._has_maps_ids():
+            raise NotImplementedError("This function does not support multiple maps.")
+        if self._N != 1:
+            raise ValueError("This function only supports plotting textures for one mesh.")
+        image = self.maps_list()[0]
+        H, W = image.shape[0], image.shape[1]
+        uvs = self.verts_uvs_list()[index]  # (V, 2)
+        dtype = image.dtype if image.is_floating_point() else torch.float32
+        cols = torch.arange(W, dtype=dtype, device=uvs.device).expand(H, W)
+        rows = torch.arange(H - 1, -1, -1, dtype=dtype, device=uvs.device)[:, None].expand(H, W)
+        # (1, 2, H, W): column, and image row, of the map flipped upside down (row r holds image row H - 1 - r),
+        # so that grid (2u - 1, 2v - 1) reads the pixel coordinates of uv (u, v) (v up the image)
+        coords = torch.stack([cols, rows])[None]
+        with torch.no_grad():
+            centers = F.grid_sample(coords, (uvs.to(dtype) * 2.0 - 1.0)[None, None], mode=self.sampling_mode,
+                                    align_corners=self.align_corners, padding_mode=self.padding_mode)
+        return centers[0, :, 0].t().cpu()
 
     def check_shapes(self, batch_size: int, max_num_verts: int, max_num_faces: int) -> bool:
         """True when faces_uvs are (batch_size, max_num_faces, 3) and there are batch_size uv sets."""
@@ -816,7 +1012,203 @@ class TexturesUV(TexturesBase):
         faces = self.faces_uvs_list()
         if len(faces_ids_list) != len(faces):
             raise IndexError("faces_uvs_padded must be of the same length as face_ids_list.")
-        maps, verts = self.maps_list(), self.verts_uvs_list()
-        sub = [(maps[i], faces[i][ids], verts[i]) for i, ids_list in enumerate(faces_ids_list) for ids in ids_list]
-        return self._like([s[0] for s in sub], [s[1] for s in sub], [s[2] for s in sub])
+        maps, verts, map_ids = self.maps_list(), self.verts_uvs_list(), self.maps_ids_list()
+        sub = [(maps[i], faces[i][ids], verts[i], None if map_ids is None else map_ids[i][ids])
+               for i, ids_list in enumerate(faces_ids_list) for ids in ids_list]
+        return self._like([s[0] for s in sub], [s[1] for s in sub], [s[2] for s in sub],
+                          None if map_ids is None else [s[3] for s in sub])
 
+
+# ----------------------------------------------------------------------------------------------------------------
+# TexturesAtlas
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class TexturesAtlas(TexturesBase):
+    """An R x R texture per face (SoftRas's texture atlas; PyTorch3D's ``TexturesAtlas``).
+
+    Cell (y, x) of face f's map covers the part of the face near barycentric coordinates
+    (w0, w1) = ((x + 1/3) / R, (y + 1/3) / R) when x + y < R, else ((R - 1 - x + 2/3) / R, (R - 1 - y + 2/3) / R):
+    the face is cut into R * R small triangles and each cell holds one of them (``io.mtl_io.make_material_atlas``
+    builds such maps from a texture image). Sampling picks the cell of each fragment's barycentrics, so it is
+    differentiable with respect to the atlas but not to the barycentrics.
+
+    Args:
+        atlas: (N, F, R, R, C) tensor or a list of N tensors (F_i, R, R, C) with one R.
+    """
+
+    def __init__(self, atlas: torch.Tensor | Sequence[torch.Tensor]) -> None:
+        if isinstance(atlas, (list, tuple)):
+            ok = all(
+                torch.is_tensor(a) and a.dim() == 4 and a.shape[1] == a.shape[2] == atlas[0].shape[1] for a in atlas
+            )
+            if not ok:
+                raise ValueError(
+                    "Expected atlas to be a list of tensors of shape (F, R, R, C) with the same value of R."
+                )
+            if len({a.shape[-1] for a in atlas}) > 1:
+                raise ValueError(f"atlas maps must all have the same C; got {[tuple(a.shape) for a in atlas]}")
+            self._atlas_list: list[torch.Tensor] | None = list(atlas)
+            self._atlas_padded: torch.Tensor | None = None
+            self._N = len(atlas)
+            self._num_faces_per_mesh = [int(a.shape[0]) for a in atlas]
+            self.device = atlas[0].device if self._N > 0 else torch.device("cpu")
+            if any(a.device != self.device for a in atlas):
+                raise ValueError("atlas tensors must all be on the same device")
+        elif torch.is_tensor(atlas):
+            if atlas.dim() != 5:
+                raise ValueError(f"Expected atlas to be of shape (N, F, R, R, C); got {atlas.dim()!r}")
+            if atlas.shape[2] != atlas.shape[3]:
+                raise ValueError(f"Expected atlas to be of shape (N, F, R, R, C); got {tuple(atlas.shape)}")
+            self._atlas_padded = atlas
+            self._atlas_list = None
+            self._N = int(atlas.shape[0])
+            self._num_faces_per_mesh = [int(atlas.shape[1])] * self._N
+            self.device = atlas.device
+        else:
+            raise ValueError("Expected atlas to be a tensor or list")
+        for a in self._atlas_list if self._atlas_list is not None else [atlas]:  # type: ignore[list-item]
+            if not a.is_floating_point():
+                raise ValueError(f"atlas must be floating point (e.g. RGB in [0, 1]); got {a.dtype}")
+            _check_finite(a, "atlas")
+        self.valid = torch.ones((self._N,), dtype=torch.bool, device=self.device)
+
+    def __repr__(self) -> str:
+        return f"TexturesAtlas(N={self._N}, faces_per_mesh={self._num_faces_per_mesh}, R={self._resolution()})"
+
+    def _resolution(self) -> int:
+        if self._atlas_padded is not None:
+            return int(self._atlas_padded.shape[2])
+        return int(self._atlas_list[0].shape[1]) if self._atlas_list else 0
+
+    def _channels(self) -> int:
+        if self._atlas_padded is not None:
+            return int(self._atlas_padded.shape[-1])
+        return int(self._atlas_list[0].shape[-1]) if self._atlas_list else 3
+
+    # views -------------------------------------------------------------------------------------------------
+    def atlas_list(self) -> list[torch.Tensor]:
+        """N tensors (F_i, R, R, C)."""
+        if self._atlas_list is None:
+            assert self._atlas_padded is not None
+            self._atlas_list = _unpad(self._atlas_padded, self._num_faces_per_mesh)
+        return self._atlas_list
+
+    def atlas_padded(self) -> torch.Tensor:
+        """(N, max F_i, R, R, C), zero-padded."""
+        if self._atlas_padded is None:
+            lst = self.atlas_list()
+            if self._N == 0:
+                return torch.zeros((0, 0, 0, 0, 3), device=self.device)
+            self._atlas_padded = _pad(lst, 0.0)
+        return self._atlas_padded
+
+    def atlas_packed(self) -> torch.Tensor:
+        """(sum F_i, R, R, C)."""
+        lst = self.atlas_list()
+        if not lst:
+            R = self._resolution()
+            return torch.zeros((0, R, R, self._channels()), device=self.device)
+        return torch.cat(lst, dim=0)
+
+    # sampling ----------------------------------------------------------------------------------------------
+    def sample_textures(self, fragments: Any, **kwargs: Any) -> torch.Tensor:
+        """The atlas cell of every fragment: nearest-cell lookup, no interpolation (PyTorch3D's rule).
+
+        With R the resolution and (w0, w1) the first two barycentrics, the cell is (x, y) = floor(R (w0, w1))
+        (clamped to [0, R - 1]) when R (w0 + w1) - x - y <= 1 (the small triangle below the cell's diagonal), else
+        (R - 1 - x, R - 1 - y).
+
+        Args:
+            fragments: uses ``pix_to_face`` (N, H, W, K) and ``bary_coords`` (N, H, W, K, 3).
+        Returns:
+            (N, H, W, K, C) texels; 0 where a fragment is empty. Differentiable with respect to the atlas.
+        """
+        atlas = self.atlas_packed()  # (F, R, R, C)
+        R = atlas.shape[1]
+        pix_to_face = fragments.pix_to_face
+        empty = pix_to_face < 0
+        w01 = torch.where(empty[..., None], torch.zeros((), dtype=fragments.bary_coords.dtype),
+                          fragments.bary_coords[..., :2])  # (N, H, W, K, 2)
+        # Truncation as PyTorch3D (towards zero); negative barycentrics (blur without clipping) get cell 0
+        # where PyTorch3D would index from the far end.
+        cell = (w01 * R).to(torch.int64).clamp(min=0, max=R - 1)  # (N, H, W, K, 2)
+        below = (w01.sum(-1) * R - cell.sum(-1).to(w01.dtype)) <= 1.0  # (N, H, W, K)
+        cell = torch.where(below[..., None], cell, R - 1 - cell)
+        x, y = cell.unbind(-1)
+        if atlas.shape[0] == 0:
+            return atlas.new_zeros((*pix_to_face.shape, atlas.shape[-1]))
+        texels = atlas[pix_to_face.clamp(min=0), y, x]  # (N, H, W, K, C)
+        return texels * (~empty)[..., None].to(texels.dtype)
+
+    def faces_verts_textures_packed(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """(sum F_i, 3, C): the cells at the three corners of every face (barycentrics (1, 0), (0, 1), (0, 0))."""
+        atlas = self.atlas_packed()
+        return torch.stack([atlas[:, 0, -1], atlas[:, -1, 0], atlas[:, 0, 0]], dim=1)
+
+    # batch operations ----------------------------------------------------------------------------------------
+    def _map(self, fn: Any) -> "TexturesAtlas":
+        """A copy with ``fn`` applied to the stored atlas tensors."""
+        if self._atlas_list is not None:
+            tex = self.__class__([fn(a) for a in self._atlas_list])
+        else:
+            tex = self.__class__(fn(self._atlas_padded))
+        tex._num_faces_per_mesh = list(self._num_faces_per_mesh)
+        tex.valid = fn(self.valid)
+        return tex
+
+    def clone(self) -> "TexturesAtlas":
+        return self._map(torch.clone)
+
+    def detach(self) -> "TexturesAtlas":
+        return self._map(torch.Tensor.detach)
+
+    def __getitem__(self, index: Any) -> "TexturesAtlas":
+        idx = _index_batch(index, self._N)
+        ids = [idx] if isinstance(idx, int) else idx
+        if not ids:
+            raise IndexError("indexing TexturesAtlas with an empty selection is not supported")
+        lst = self.atlas_list()
+        tex = self.__class__([lst[i] for i in ids])
+        tex.valid = self.valid[ids].clone()
+        return tex
+
+    def extend(self, N: int) -> "TexturesAtlas":
+        """Returns a batch with each texture repeated N times in place: (t0, t0, ..., t1, t1, ...)."""
+        props = self._extend(N, ["atlas_list", "_num_faces_per_mesh"])
+        tex = self.__class__(props["atlas_list"])
+        tex._num_faces_per_mesh = props["_num_faces_per_mesh"]
+        tex.valid = self.valid.repeat_interleave(N)
+        return tex
+
+    def join_batch(self, textures: list["TexturesAtlas"]) -> "TexturesAtlas":
+        """Returns one batch holding self's textures followed by those of ``textures``."""
+        if not all(isinstance(t, TexturesAtlas) for t in textures):
+            raise ValueError("All textures must be of type TexturesAtlas.")
+        lst = list(self.atlas_list())
+        nfaces = list(self._num_faces_per_mesh)
+        for t in textures:
+            lst += t.atlas_list()
+            nfaces += t._num_faces_per_mesh
+        tex = self.__class__(lst)
+        tex._num_faces_per_mesh = nfaces
+        return tex
+
+    def join_scene(self) -> "TexturesAtlas":
+        """Returns a batch of one texture, the faces' maps of the whole batch in order."""
+        return self.__class__([self.atlas_packed()])
+
+    def check_shapes(self, batch_size: int, max_num_verts: int, max_num_faces: int) -> bool:
+        """True when the padded atlas is (batch_size, max_num_faces, ...)."""
+        return tuple(self.atlas_padded().shape[:2]) == (batch_size, max_num_faces)
+
+    def submeshes(self, vertex_ids_list: Any, faces_ids_list: list[list[torch.Tensor]]) -> "TexturesAtlas":
+        """The maps of the kept faces of each submesh (see ``Meshes.submeshes``)."""
+        lst = self.atlas_list()
+        if len(faces_ids_list) != len(lst):
+            raise IndexError("faces_ids_list must be of the same length as atlas_list.")
+        return self.__class__([a[ids] for a, ids_list in zip(lst, faces_ids_list) for ids in ids_list])
+
+
+# PyTorch3D keeps its deprecated Textures wrapper in this module.
+from inverse3d.renderer.mesh.textures_compat import Textures  # noqa: E402,F401
