@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from benchmarks.harness import Case
-from inverse3d.engine.train import TrainConfig, training_loss
+from inverse3d.tasks.single_view.losses import training_loss
+from inverse3d.tasks.single_view.train import TrainConfig
 from inverse3d.models.single_view import MODEL_TYPES, SingleViewModel
 
 

@@ -221,7 +221,6 @@ PYTORCH3D_API = {
 
 OPS = "issue 16 ops (another engineer, in progress)"
 IMPLICIT = "issue 11 (implicit / volume rendering)"
-CLIP = "not assigned yet: near-plane clipping as its own stage (renderer.mesh.clip)"
 
 
 # module -> {name: reason}; the name "*" stands for the whole module.
@@ -238,11 +237,6 @@ PENDING = {
     **{f"pytorch3d.renderer.implicit.{module}": {"*": IMPLICIT} for module in (
         "harmonic_embedding", "raymarching", "raysampling", "renderer", "sample_pdf", "utils",
     )},
-    "pytorch3d.renderer.mesh": {
-        "clip_faces": CLIP, "ClipFrustum": CLIP, "ClippedFaces": CLIP,
-        "convert_clipped_rasterization_to_original_faces": CLIP,
-    },
-    "pytorch3d.renderer.mesh.clip": {"*": CLIP},
 }
 
 PULSAR = "CUDA-only compiled renderer"

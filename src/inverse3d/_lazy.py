@@ -18,7 +18,9 @@ class _LazyPackage(types.ModuleType):
     """A package whose exported functions win over same-named submodules.
 
     ``ops/cubify.py`` defines ``cubify``: once anything imports the submodule, the import system binds the module
-    object as ``inverse3d.ops.cubify``. Reading the attribute then hands out the function the package exports.
+    object as ``inverse3d.ops.cubify``. Reading the attribute then hands out the function the package exports, also
+    where the submodule is only PyTorch3D's path to a name defined elsewhere (``utils/torus.py`` for
+    ``utils.primitives.torus``).
     """
 
     def __getattribute__(self, name: str) -> object:
@@ -26,8 +28,11 @@ class _LazyPackage(types.ModuleType):
         if isinstance(value, types.ModuleType) and not name.startswith("__"):
             exports = super().__getattribute__("__dict__").get("_EXPORTS", {})
             target = exports.get(name)
-            if target is not None and value.__name__.endswith(target.lstrip(".")) and hasattr(value, name):
-                return getattr(value, name)
+            package = super().__getattribute__("__name__")
+            if target is not None and value.__name__ == f"{package}.{name}":  # a submodule shadows the export
+                source = importlib.import_module(target, package)
+                if hasattr(source, name):
+                    return getattr(source, name)
         return value
 
 

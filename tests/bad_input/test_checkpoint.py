@@ -16,14 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from inverse3d.engine.checkpoint import (
-    FORMAT,
-    VERSION,
-    load_checkpoint,
-    model_from_checkpoint,
-    save_checkpoint,
-    tensor_checksums,
-)
+from inverse3d.tasks.single_view.checkpoint import load_checkpoint, model_from_checkpoint
+from inverse3d.training.checkpoint import FORMAT, VERSION, save_checkpoint, tensor_checksums
 
 CASES = [
     ("random bytes", "not a PyTorch checkpoint (random bytes or another format"),

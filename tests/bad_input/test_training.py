@@ -114,7 +114,7 @@ def trained(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def crafted(trained, tmp_path_factory) -> Path:
     """The trained checkpoint with a stored training configuration asking for 10^6-pixel images."""
-    from inverse3d.engine.checkpoint import save_checkpoint
+    from inverse3d.training.checkpoint import save_checkpoint
 
     ckpt = torch.load(trained / "checkpoint.pt", weights_only=True)
     ckpt["train_config"]["image_size"] = 1000000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from inverse3d.cli.eval import Args, run
-from inverse3d.engine.checkpoint import CheckpointError
-from inverse3d.engine.train import TrainConfig, train
+from inverse3d.tasks.single_view.checkpoint import CheckpointError
+from inverse3d.tasks.single_view.train import TrainConfig, train
 
 
 def test_eval_cli(tmp_path, capsys):

@@ -21,7 +21,7 @@ def test_fit_kind_is_positional():
     assert args.w_edge == 2.0 and args.w_normal == 0.0
     default = tyro.cli(Args, args=[])
     assert default.kind == "vox"
-    # the mesh regularisers, with the defaults the tour uses (engine.fit's documentation says why these)
+    # the mesh regularisers, with the defaults the tour uses (tasks.single_view.fit's documentation says why these)
     assert (default.w_chamfer, default.w_edge, default.w_normal, default.w_smooth) == (1.0, 3.0, 0.01, 0.5)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import tyro
 
-from inverse3d.engine.evaluate import EvalConfig
+from inverse3d.tasks.single_view import EvalConfig
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Args(EvalConfig):
 
 def run(args: Args) -> int:
     from inverse3d.cli.options import resolve_device
-    from inverse3d.engine.evaluate import check_checkpoint_file, evaluate, print_table
+    from inverse3d.tasks.single_view import check_checkpoint_file, evaluate, print_table
 
     args.device = str(resolve_device(args.device))
     args.check()  # every option, before any work

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 
 import tyro
 
-from inverse3d.engine.fit import FitConfig
+from inverse3d.tasks.single_view import FitConfig
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Args(FitConfig):
 
 def run(args: Args) -> int:
     from inverse3d.cli.options import resolve_device
-    from inverse3d.engine.fit import fit
+    from inverse3d.tasks.single_view import fit
 
     args.device = str(resolve_device(args.device))
     args.check()  # every option, before any work

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import tyro
 
-from inverse3d.engine.train import TrainConfig
+from inverse3d.tasks.single_view import TrainConfig
 
 
 @dataclass
@@ -26,7 +26,8 @@ class Args(TrainConfig):
 
 def run(args: Args) -> int:
     from inverse3d.cli.options import resolve_device
-    from inverse3d.engine.train import TrainingInterrupted, train
+    from inverse3d.tasks.single_view import train
+    from inverse3d.training import TrainingInterrupted
 
     args.device = str(resolve_device(args.device))
     args.check()  # every option, before any work (train checks again, at no cost)

@@ -3,6 +3,10 @@
 from inverse3d._lazy import attach
 
 _EXPORTS = {
+    "ClipFrustum": ".clip",
+    "ClippedFaces": ".clip",
+    "clip_faces": ".clip",
+    "convert_clipped_rasterization_to_original_faces": ".clip",
     "rasterize_meshes": ".rasterize_meshes",
     "Fragments": ".rasterizer",
     "MeshRasterizer": ".rasterizer",

@@ -39,40 +39,40 @@ def _channels_last(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torc
     return a, feats
 
 
-def alpha_composite(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+def alpha_composite(pointsidx: torch.Tensor, alphas: torch.Tensor, pt_clds: torch.Tensor) -> torch.Tensor:
     """Front-to-back "over" compositing: ``sum_k alpha_k prod_{j<k}(1 - alpha_j) f_k`` over points present.
 
     Args:
         pointsidx: (N, K, H, W) int packed point indices, nearest first, -1 where none.
         alphas: (N, K, H, W) opacity of each point at each pixel.
-        features: (C, P) packed point features.
+        pt_clds: (C, P) packed point features (PyTorch3D's argument name).
     Returns:
         (N, C, H, W) composited features.
     """
-    _check(pointsidx, alphas, features)
-    a, feats = _channels_last(pointsidx, alphas, features)  # (N, H, W, K), (N, H, W, K, C)
+    _check(pointsidx, alphas, pt_clds)
+    a, feats = _channels_last(pointsidx, alphas, pt_clds)  # (N, H, W, K), (N, H, W, K, C)
     # Transmittance in front of each point: exclusive cumulative product of (1 - a).
     trans = torch.cumprod(torch.cat([torch.ones_like(a[..., :1]), 1 - a[..., :-1]], dim=-1), dim=-1)
     out = torch.einsum("nhwk,nhwkc->nhwc", a * trans, feats)
     return out.permute(0, 3, 1, 2)
 
 
-def norm_weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+def norm_weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, pt_clds: torch.Tensor) -> torch.Tensor:
     """Weighted average of the features present: ``sum_k alpha_k f_k / max(sum_k alpha_k, 1e-4)``.
 
     Args and return as in :func:`alpha_composite`.
     """
-    _check(pointsidx, alphas, features)
-    a, feats = _channels_last(pointsidx, alphas, features)
+    _check(pointsidx, alphas, pt_clds)
+    a, feats = _channels_last(pointsidx, alphas, pt_clds)
     total = a.sum(dim=-1, keepdim=True).clamp(min=_NORM_EPS)  # (N, H, W, 1)
     out = torch.einsum("nhwk,nhwkc->nhwc", a, feats) / total
     return out.permute(0, 3, 1, 2)
 
 
-def weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+def weighted_sum(pointsidx: torch.Tensor, alphas: torch.Tensor, pt_clds: torch.Tensor) -> torch.Tensor:
     """Unnormalised ``sum_k alpha_k f_k``; args and return as in :func:`alpha_composite`."""
-    _check(pointsidx, alphas, features)
-    a, feats = _channels_last(pointsidx, alphas, features)
+    _check(pointsidx, alphas, pt_clds)
+    a, feats = _channels_last(pointsidx, alphas, pt_clds)
     return torch.einsum("nhwk,nhwkc->nhwc", a, feats).permute(0, 3, 1, 2)
 
 

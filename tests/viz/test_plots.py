@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from inverse3d.engine.plots import plot_f1_curves, plot_loss_curve
+from inverse3d.viz.plots import plot_f1_curves, plot_loss_curve
 
 
 def test_plots_are_written_through_unique_temporary_names(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""A tiny built-in dataset shared by the engine tests: 4 training chairs, 32 px images, 8^3 voxels."""
+"""A tiny built-in dataset shared by the single-view tests: 4 training chairs, 32 px images, 8^3 voxels."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ TINY_MODEL = dict(n_points=32, ico_level=1, n_queries=32, batch_size=2)
 @pytest.fixture(scope="session")
 def tiny_data_root(tmp_path_factory) -> Path:
     """Cache folder holding the tiny train and test splits (generated once per session)."""
-    from inverse3d.engine.data import make_dataset
-    from inverse3d.engine.train import TrainConfig
+    from inverse3d.tasks.single_view.data import make_dataset
+    from inverse3d.tasks.single_view.train import TrainConfig
 
     root = tmp_path_factory.mktemp("procedural")
     config = TrainConfig(data_root=root, **TINY_DATA)
@@ -26,7 +26,7 @@ def tiny_data_root(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_config(tiny_data_root, tmp_path):
     """Factory of TrainConfigs on the tiny data writing into tmp_path/<name>."""
-    from inverse3d.engine.train import TrainConfig
+    from inverse3d.tasks.single_view.train import TrainConfig
 
     def make(name: str = "run", **kw) -> TrainConfig:
         opts = dict(data_root=tiny_data_root, out_dir=tmp_path / name, progress=False, checkpoint_every=1000,

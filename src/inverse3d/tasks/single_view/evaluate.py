@@ -1,6 +1,6 @@
 """Evaluating a trained single-view model on a split of the built-in dataset, as the course does.
 
-Every prediction becomes surface points (``metrics.surface_points``: voxel grids and implicit fields are meshed by
+Every prediction becomes surface points (``predictions.surface_points``: voxel grids and implicit fields are meshed by
 marching cubes at occupancy 0.5 and sampled, meshes are sampled, point clouds used as they are) and is compared
 with the shape's stored surface samples: F1 at thresholds 0.01 ... 0.05 (percent), chamfer distance, and voxel IoU
 at the data's resolution (for voxel, implicit and mesh predictions; meshes are voxelised first, point clouds have
@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from inverse3d.engine.metrics import THRESHOLDS
+from inverse3d.metrics.shapes import THRESHOLDS
 
 
 @dataclass
@@ -65,7 +65,7 @@ class EvalConfig:
     def check(self) -> None:
         """Raises ``ValueError`` (one line naming the option) for options that cannot work; called before any work.
         The checkpoint itself is checked by ``evaluate`` (``check_checkpoint_file``)."""
-        from inverse3d.engine.train import check_folder, check_int
+        from inverse3d.training.options import check_folder, check_int
 
         if self.split not in ("train", "val", "test"):
             raise ValueError(f"--split {self.split!r}: choose train, val or test")
@@ -146,7 +146,7 @@ def prediction_voxels(pred: dict[str, torch.Tensor], res: int) -> torch.Tensor |
 def prediction_display(pred: dict[str, torch.Tensor], kind: str) -> Any:
     """One prediction (batch of 1) of a model of type ``kind`` in a form the turntable renders: the marching-cubes
     mesh for ``implicit``, the grid itself (cubes) for voxels, the points, the mesh."""
-    from inverse3d.engine.metrics import voxels_to_meshes
+    from inverse3d.tasks.single_view.predictions import voxels_to_meshes
     from inverse3d.structures import Meshes
 
     if "points" in pred:
@@ -183,8 +183,9 @@ def _evaluate_model(model: torch.nn.Module, dataset, config: EvalConfig, name: s
     from tqdm.auto import tqdm
 
     from inverse3d.datasets.builtin import collate_batch
-    from inverse3d.engine.metrics import chamfer_l2, f1_scores, surface_points, voxel_iou
-    from inverse3d.engine.plots import plot_f1_curves
+    from inverse3d.metrics.shapes import chamfer_l2, f1_scores, voxel_iou
+    from inverse3d.tasks.single_view.predictions import surface_points
+    from inverse3d.viz.plots import plot_f1_curves
     from inverse3d.io.outputs import atomic_write
 
     t0 = time.perf_counter()
@@ -253,8 +254,8 @@ def _evaluate_model(model: torch.nn.Module, dataset, config: EvalConfig, name: s
 def write_gallery(folder: Path, shown: dict[int, tuple[dict[str, Any], dict[str, torch.Tensor]]],
                   config: EvalConfig, kind: str) -> dict[int, Path]:
     """For each shown example: a GIF of the input image, the ground truth and the prediction turning side by side."""
-    from inverse3d.engine.plots import side_by_side
-    from inverse3d.engine.views import shape_turntable
+    from inverse3d.viz.plots import side_by_side
+    from inverse3d.tasks.single_view.views import shape_turntable
     from inverse3d.structures import Meshes
     from inverse3d.viz.images import save_frames
 
@@ -321,9 +322,9 @@ def evaluate(config: EvalConfig) -> EvalResult:
             options are out of range.
         OutputInUseError: another process is writing into ``out_dir``.
     """
-    from inverse3d.engine.checkpoint import CheckpointError, model_from_checkpoint
-    from inverse3d.engine.data import make_dataset
-    from inverse3d.engine.train import config_from_plain
+    from inverse3d.tasks.single_view.checkpoint import CheckpointError, model_from_checkpoint
+    from inverse3d.tasks.single_view.data import make_dataset
+    from inverse3d.tasks.single_view.train import config_from_plain
     from inverse3d.io.outputs import OutputLock
 
     config.check()

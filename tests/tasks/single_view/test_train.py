@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from inverse3d.engine.checkpoint import CheckpointError, load_checkpoint
-from inverse3d.engine.data import ResumableBatchSampler
-from inverse3d.engine.train import TrainingInterrupted, occupancy_at, train
+from inverse3d.tasks.single_view.checkpoint import CheckpointError, load_checkpoint
+from inverse3d.tasks.single_view.losses import occupancy_at
+from inverse3d.tasks.single_view.train import TrainingInterrupted, train
+from inverse3d.training.data import ResumableBatchSampler
 from inverse3d.models.single_view import MODEL_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +56,7 @@ def test_every_type_trains(kind, tiny_config):
     assert ckpt["step"] == 1 and len(ckpt["rng"]) == 1
     if kind in ("vox", "vox_conv"):
         # the positive-class weight of the balanced BCE is fixed from the training set and undone by predict()
-        from inverse3d.engine.data import make_dataset
+        from inverse3d.tasks.single_view.data import make_dataset
 
         dataset = make_dataset(cfg, "train", progress=False)
         occupancy = torch.stack([dataset[i]["voxels"].mean() for i in range(len(dataset))]).mean()
@@ -99,7 +101,7 @@ def test_resume_errors(tiny_config):
 
 
 def test_sigterm_writes_checkpoint_then_stops(tiny_config, monkeypatch):
-    import inverse3d.engine.train as train_module
+    train_module = importlib.import_module("inverse3d.tasks.single_view.train")
 
     real = train_module.training_loss
     calls = []
@@ -148,7 +150,7 @@ def test_max_minutes_stops_with_a_checkpoint(tiny_config):
 
 
 def test_existing_checkpoint_needs_resume_or_overwrite(tiny_config, monkeypatch):
-    import inverse3d.engine.data as data_module
+    import inverse3d.tasks.single_view.data as data_module
 
     cfg = tiny_config("kept", type="point", iterations=1)
     train(cfg)
@@ -183,7 +185,7 @@ def test_options_are_checked_before_any_work(tiny_config):
 
 
 def test_train_holds_the_output_lock(tiny_config, monkeypatch):
-    import inverse3d.engine.train as train_module
+    train_module = importlib.import_module("inverse3d.tasks.single_view.train")
     from inverse3d.io.outputs import LOCK_NAME, OutputInUseError
 
     cfg = tiny_config("locked", type="point", iterations=1)

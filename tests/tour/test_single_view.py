@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import inverse3d.engine.showcase as showcase
+import inverse3d.tour.sections.single_view as showcase
 from inverse3d.viz.report import write_page
 
 

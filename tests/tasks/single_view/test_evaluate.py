@@ -10,9 +10,9 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from inverse3d.engine.evaluate import EvalConfig, evaluate, print_table, prediction_voxels
-from inverse3d.engine.metrics import f1_scores
-from inverse3d.engine.train import train
+from inverse3d.metrics.shapes import f1_scores
+from inverse3d.tasks.single_view.evaluate import EvalConfig, evaluate, print_table, prediction_voxels
+from inverse3d.tasks.single_view.train import train
 
 
 @pytest.mark.parametrize("kind", ["point", "implicit"])
@@ -41,8 +41,8 @@ def test_evaluate_checkpoint(kind, tiny_config, tmp_path):
 
 def test_point_model_f1_equals_direct_computation(tiny_config, tmp_path):
     """For a point model, the reported F1 is f1_scores(prediction, stored GT samples) exactly."""
-    from inverse3d.engine.checkpoint import model_from_checkpoint
-    from inverse3d.engine.data import make_dataset
+    from inverse3d.tasks.single_view.checkpoint import model_from_checkpoint
+    from inverse3d.tasks.single_view.data import make_dataset
     from inverse3d.datasets.builtin import collate_batch
 
     cfg = tiny_config("train", type="point", iterations=1)
@@ -66,8 +66,8 @@ def test_prediction_voxels_of_a_mesh():
 
 
 def test_eval_options_are_checked(tiny_config, tmp_path):
-    from inverse3d.engine.data import make_dataset
-    from inverse3d.engine.evaluate import evaluate_model
+    from inverse3d.tasks.single_view.data import make_dataset
+    from inverse3d.tasks.single_view.evaluate import evaluate_model
     from inverse3d.models.single_view import SingleViewModel
 
     model = SingleViewModel(type="point", n_points=32)
@@ -84,8 +84,8 @@ def test_eval_options_are_checked(tiny_config, tmp_path):
 
 
 def test_eval_writes_atomically_and_leaves_no_temporary_files(tiny_config, tmp_path):
-    from inverse3d.engine.data import make_dataset
-    from inverse3d.engine.evaluate import evaluate_model
+    from inverse3d.tasks.single_view.data import make_dataset
+    from inverse3d.tasks.single_view.evaluate import evaluate_model
     from inverse3d.models.single_view import SingleViewModel
 
     model = SingleViewModel(type="point", n_points=32)

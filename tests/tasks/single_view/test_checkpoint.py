@@ -13,20 +13,22 @@ import numpy as np
 import pytest
 import torch
 
-from inverse3d.engine.checkpoint import (
+from inverse3d.tasks.single_view.checkpoint import (
     ENCODER_PARAMETERS,
+    load_checkpoint,
+    model_from_checkpoint,
+    model_parameter_count,
+    validate_model_config,
+)
+from inverse3d.training.checkpoint import (
     FORMAT,
     VERSION,
     CheckpointError,
-    load_checkpoint,
     load_model_state,
-    model_from_checkpoint,
-    model_parameter_count,
     rng_state,
     save_checkpoint,
     set_rng_state,
     tensor_checksums,
-    validate_model_config,
 )
 from inverse3d.models.single_view import SingleViewModel
 

@@ -93,7 +93,7 @@ class FitConfig:
         """Raises ``ValueError`` (one line naming the option) for options that cannot work, ``FileNotFoundError``
         for a missing --mesh; called by ``fit`` before any work and before any folder is created."""
         from inverse3d.datasets.procedural import CATEGORIES
-        from inverse3d.engine.train import check_float, check_folder, check_int
+        from inverse3d.training.options import check_float, check_folder, check_int
 
         if self.kind not in FIT_KINDS:
             raise ValueError(f"kind {self.kind!r}: choose one of {', '.join(FIT_KINDS)}")
@@ -279,8 +279,8 @@ def fit(config: FitConfig) -> FitResult:
 def _fit(config: FitConfig) -> FitResult:
     from tqdm.auto import tqdm
 
-    from inverse3d.engine.plots import plot_loss_curve, side_by_side
-    from inverse3d.engine.views import render_shape_views, shape_turntable
+    from inverse3d.viz.plots import plot_loss_curve, side_by_side
+    from inverse3d.tasks.single_view.views import render_shape_views, shape_turntable
     from inverse3d.viz.images import save_frames
 
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Plots of training and evaluation (matplotlib with the Agg backend, written to PNG) and side-by-side frames.
 
 Every PNG is written atomically through a temporary name unique to the process (``inverse3d.io.outputs``), so a
-reader never sees half a file and two writers never mix their bytes (the engine's GIFs go through
+reader never sees half a file and two writers never mix their bytes (the tasks' GIFs go through
 ``inverse3d.viz.images.save_frames``, which does the same).
 """
 

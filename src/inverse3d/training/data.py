@@ -1,4 +1,4 @@
-"""Data for training and evaluation: the built-in dataset from a config, and a batch order that can be resumed.
+"""Batches for the training core: a batch order that can be resumed, and moving a collated batch to a device.
 
 ``ResumableBatchSampler`` yields the index batches of training step ``start_step``, ``start_step + 1``, ... as a
 pure function of (seed, step, rank, world size): every epoch is a fresh permutation drawn from ``seed`` and the
@@ -65,27 +65,6 @@ class ResumableBatchSampler(torch.utils.data.Sampler):
                 cached_epoch, idx = epoch, self.epoch_indices(epoch)
             yield idx[b * self.batch_size : (b + 1) * self.batch_size].tolist()
             step += 1
-
-
-def make_dataset(config: Any, split: str, return_mesh: bool = False, progress: bool = True):
-    """The built-in ``ProceduralShapes`` split described by a training config (its ``data_*`` fields)."""
-    from inverse3d.datasets.builtin import ProceduralShapes
-
-    return ProceduralShapes(
-        root=config.data_root,
-        split=split,
-        categories=tuple(config.categories),
-        n_train=config.n_train,
-        n_val=config.n_val,
-        n_test=config.n_test,
-        image_size=config.image_size,
-        voxel_res=config.voxel_res,
-        n_points=config.data_points,
-        seed=config.data_seed,
-        workers=config.workers,
-        return_mesh=return_mesh,
-        progress=progress,
-    )
 
 
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from inverse3d.engine.fit import FitConfig, fit, load_target, normalize_verts
+from inverse3d.tasks.single_view.fit import FitConfig, fit, load_target, normalize_verts
 
 TINY = dict(voxel_res=8, n_points=100, ico_level=1, image_size=32, n_frames=3, frame_every=10, progress=False)
 

@@ -1,0 +1,12 @@
+"""Metrics of reconstructions: F1@t, chamfer and voxel IoU of shapes (``shapes``); PSNR / SSIM of images next."""
+
+from inverse3d._lazy import attach
+
+_EXPORTS = {
+    "THRESHOLDS": ".shapes",
+    "f1_scores": ".shapes",
+    "chamfer_l2": ".shapes",
+    "voxel_iou": ".shapes",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
