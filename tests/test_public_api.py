@@ -6,7 +6,7 @@ import pytest
 
 import inverse3d
 
-SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common", "viz"]
+SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common", "viz", "vis", "datasets"]
 
 # Names a program written against PyTorch3D imports (CONVENTIONS.md), by subpackage.
 PYTORCH3D_NAMES = {
@@ -30,6 +30,14 @@ PYTORCH3D_NAMES = {
     "utils": ["ico_sphere", "torus", "cameras_from_opencv_projection", "opencv_from_cameras_projection"],
     "common": ["Device", "get_device", "make_device"],
     "viz": ["render_turntable", "save_turntable"],
+    "vis": [
+        "AxisArgs", "Lighting", "get_camera_wireframe", "plot_scene", "plot_batch_individually",
+        "texturesuv_image_matplotlib", "texturesuv_image_PIL",
+    ],
+    "datasets": [
+        "R2N2", "ShapeNetCore", "BlenderCamera", "collate_batched_meshes", "collate_batched_R2N2",
+        "render_cubified_voxels",
+    ],
     "transforms": [
         "Transform3d", "euler_angles_to_matrix", "matrix_to_euler_angles", "quaternion_to_matrix",
         "matrix_to_quaternion", "axis_angle_to_matrix", "rotation_6d_to_matrix", "matrix_to_rotation_6d",

@@ -21,6 +21,13 @@ PYTORCH3D_API = {
     "pytorch3d.common.linear_with_repeat": ["LinearWithRepeat"],
     "pytorch3d.common.workaround": ["symeig3x3"],
     "pytorch3d.common.workaround.symeig3x3": ["symeig3x3"],
+    "pytorch3d.datasets": [
+        "BlenderCamera", "collate_batched_R2N2", "R2N2", "render_cubified_voxels", "ShapeNetCore",
+        "collate_batched_meshes",
+    ],
+    "pytorch3d.datasets.r2n2": ["BlenderCamera", "collate_batched_R2N2", "R2N2", "render_cubified_voxels"],
+    "pytorch3d.datasets.shapenet": ["ShapeNetCore"],
+    "pytorch3d.datasets.utils": ["collate_batched_meshes"],
     "pytorch3d.io": ["load_obj", "load_objs_as_meshes", "save_obj", "IO", "load_ply", "save_ply"],
     "pytorch3d.io.experimental_gltf_io": ["load_meshes", "MeshGlbFormat"],
     "pytorch3d.io.mtl_io": [
@@ -216,6 +223,14 @@ PYTORCH3D_API = {
     "pytorch3d.utils.checkerboard": ["checkerboard"],
     "pytorch3d.utils.ico_sphere": ["ico_sphere"],
     "pytorch3d.utils.torus": ["torus"],
+    "pytorch3d.vis": [
+        "get_camera_wireframe", "plot_batch_individually", "plot_scene", "texturesuv_image_matplotlib",
+        "texturesuv_image_PIL",
+    ],
+    "pytorch3d.vis.plotly_vis": [
+        "get_camera_wireframe", "AxisArgs", "Lighting", "plot_scene", "plot_batch_individually",
+    ],
+    "pytorch3d.vis.texture_vis": ["texturesuv_image_matplotlib", "texturesuv_image_PIL"],
 }
 
 

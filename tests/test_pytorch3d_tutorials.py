@@ -3,7 +3,7 @@
 Each test holds a tutorial's code cells with their API calls unchanged (names, argument names, shapes) and only these
 changes: the imports say ``inverse3d``; data files are replaced by the cow (../shared/data/cow, skipped cleanly without
 it), by built-in meshes written to the same file formats, or by synthetic tensors of the same layout; sizes and
-iteration counts are tiny; plotting (matplotlib, plotly ``pytorch3d.vis``, ``image_grid``), ``tqdm`` and ``!pip`` /
+iteration counts are tiny; plotting (matplotlib, ``image_grid``; plotly ``vis`` cells where noted), ``tqdm`` and ``!pip`` /
 ``!wget`` cells are left out. Comments ``# tutorial:`` mark the remaining changes.
 """
 
@@ -135,7 +135,7 @@ def test_render_textured_meshes(textured_obj):
     assert _foreground(images).flatten(1).any(1).all()
     assert not torch.allclose(images[0], images[1])  # different viewpoints
 
-    # the plotly part: the meshes it builds (plot_scene / plot_batch_individually are pytorch3d.vis, not ported)
+    # the plotly part: the meshes it builds (the plotting calls are in test_render_textured_meshes_plotting)
     verts, faces_idx, _ = load_obj(obj_filename)
     faces = faces_idx.verts_idx
     verts_rgb = torch.ones_like(verts)[None]  # (1, V, 3)
@@ -155,10 +155,62 @@ def test_render_textured_meshes(textured_obj):
     assert mesh.textures.verts_features_padded().shape == (1, verts.shape[0], 3)
 
 
-@pytest.mark.xfail(strict=True, raises=ImportError, reason="pytorch3d.vis (plotly / matplotlib helpers) is not ported")
-def test_render_textured_meshes_plotting_imports():
-    from inverse3d.vis.plotly_vis import AxisArgs, plot_batch_individually, plot_scene  # noqa: F401
-    from inverse3d.vis.texture_vis import texturesuv_image_matplotlib  # noqa: F401
+def test_render_textured_meshes_plotting(textured_obj):
+    """The tutorial's plotting cells (plotly is the optional ``vis`` extra: those cells are skipped without it)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from inverse3d.io import load_obj, load_objs_as_meshes
+    from inverse3d.renderer import TexturesVertex
+    from inverse3d.structures import Meshes
+    from inverse3d.vis.plotly_vis import AxisArgs, plot_batch_individually, plot_scene
+    from inverse3d.vis.texture_vis import texturesuv_image_matplotlib
+
+    matplotlib.use("Agg")
+    obj_filename = str(textured_obj)
+    mesh = load_objs_as_meshes([obj_filename], device=device)
+    plt.figure(figsize=(7, 7))
+    texturesuv_image_matplotlib(mesh.textures, subsample=None)
+    plt.axis("off")
+    assert len(plt.gca().images) == 1 and len(plt.gca().patches) == mesh.textures.verts_uvs_list()[0].shape[0]
+    plt.close("all")
+
+    pytest.importorskip("plotly")
+    verts, faces_idx, _ = load_obj(obj_filename)
+    faces = faces_idx.verts_idx
+    verts_rgb = torch.ones_like(verts)[None]  # (1, V, 3)
+    textures = TexturesVertex(verts_features=verts_rgb.to(device))
+    mesh = Meshes(verts=[verts.to(device)], faces=[faces.to(device)], textures=textures)
+    fig = plot_scene({
+        "subplot1": {
+            "cow_mesh": mesh
+        }
+    })
+    assert [t.name for t in fig.data] == ["cow_mesh"]
+    mesh_batch = Meshes(
+        verts=[verts.to(device), (verts + 2).to(device)],
+        faces=[faces.to(device), faces.to(device)]
+    )
+    fig = plot_scene({
+        "subplot1": {
+            "cow_mesh1": mesh_batch[0],
+            "cow_mesh2": mesh_batch[1]
+        }
+    })
+    assert len(fig.data) == 2
+    fig = plot_batch_individually(mesh_batch)
+    assert len(fig.data) == 2 and fig.data[1].scene == "scene2"
+    fig = plot_scene({
+        "cow_plot1": {
+            "cows": mesh_batch
+        }
+    })
+    assert len(fig.data) == 1
+    mesh_4 = mesh_batch.extend(2)
+    fig = plot_batch_individually([mesh_4, mesh], ncols=2, extend_struct=False,
+                                  subplot_titles=["cow1", "cow2", "cow3", "cow4"],
+                                  axis_args=AxisArgs(showgrid=True))
+    assert len(fig.data) == 5 and fig.layout.scene.xaxis.showgrid
 
 
 # --- render_colored_points.ipynb ------------------------------------------------------------------------------------
@@ -655,15 +707,67 @@ def test_fit_textured_mesh(textured_obj, tmp_path):
 
 # --- dataloaders_ShapeNetCore_R2N2.ipynb ----------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=ImportError,
-                   reason="inverse3d.datasets lacks ShapeNetCore, collate_batched_meshes and render_cubified_voxels")
-def test_dataloaders_imports():
+def test_dataloaders_shapenet(tmp_path):
+    """The tutorial's ShapeNetCore cells on a two-model stand-in of ShapeNetCore v2 (R2N2 cells: tests/datasets)."""
     from inverse3d.datasets import (  # noqa: F401
         R2N2,
         ShapeNetCore,
         collate_batched_meshes,
         render_cubified_voxels,
     )
+    from inverse3d.io import save_obj
+    from inverse3d.renderer import (
+        OpenGLPerspectiveCameras,
+        PointLights,
+        RasterizationSettings,
+        look_at_view_transform,
+    )
+    from torch.utils.data import DataLoader
+    from inverse3d.utils import ico_sphere
+
+    SHAPENET_PATH = tmp_path / "ShapeNetCore.v2"  # tutorial: a local ShapeNetCore v2 copy
+    for synset, model in (("03001627", "chair0"), ("04379243", "table0")):
+        obj = SHAPENET_PATH / synset / model / "models" / "model_normalized.obj"
+        obj.parent.mkdir(parents=True)
+        sphere = ico_sphere(1)
+        save_obj(obj, sphere.verts_packed() * 0.3, sphere.faces_packed())
+    with pytest.warns(UserWarning, match="official mapping"):
+        shapenet_dataset = ShapeNetCore(SHAPENET_PATH, version=2)
+    shapenet_model = shapenet_dataset[1]
+    assert shapenet_model["synset_id"] == "04379243" and shapenet_model["label"] == "table"
+    assert shapenet_model["verts"].shape == (42, 3)
+
+    shapenet_loader = DataLoader(shapenet_dataset, batch_size=2, collate_fn=collate_batched_meshes)
+    it = iter(shapenet_loader)
+    shapenet_batch = next(it)
+    assert len(shapenet_batch["mesh"]) == 2 and shapenet_batch["label"] == ["chair", "table"]
+
+    R, T = look_at_view_transform(1.0, 1.0, 90)
+    cameras = OpenGLPerspectiveCameras(R=R, T=T, device=device)
+    raster_settings = RasterizationSettings(image_size=32)  # tutorial: 512
+    lights = PointLights(location=torch.tensor([0.0, 1.0, -2.0], device=device)[None], device=device)
+    images_by_model_ids = shapenet_dataset.render(
+        model_ids=["chair0", "table0"],  # tutorial: ShapeNet model ids
+        device=device,
+        cameras=cameras,
+        raster_settings=raster_settings,
+        lights=lights,
+    )
+    assert images_by_model_ids.shape == (2, 32, 32, 4) and (images_by_model_ids[..., 3] > 0).any()
+    images_by_categories = shapenet_dataset.render(
+        categories=["chair"],  # tutorial: ["distance", "faucet", ...]
+        sample_nums=[1],
+        device=device,
+        cameras=cameras,
+        raster_settings=raster_settings,
+        lights=lights,
+    )
+    assert images_by_categories.shape == (1, 32, 32, 4)
+
+    voxels = torch.zeros(1, 8, 8, 8)  # tutorial: r2n2_batch["voxels"]; R2N2 voxels are 32^3
+    voxels[0, 2:6, 2:6, 2:6] = 1
+    vox_render = render_cubified_voxels(voxels, device=device, raster_settings=raster_settings)
+    assert vox_render.shape == (1, 32, 32, 4) and (vox_render[..., 3] > 0).any()
 
 
 def test_dataloaders_rendering_settings():

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 _SUBPACKAGES = (
     "structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common",
-    "metrics", "datasets", "models", "training", "tasks", "viz", "tour", "cli",
+    "vis", "metrics", "datasets", "models", "training", "tasks", "viz", "tour", "cli",
 )
 
 

@@ -1,6 +1,8 @@
 """Datasets for single-view reconstruction: built-in procedural furniture and a ShapeNet / R2N2 reader.
 
 Both return items with the same keys (``inverse3d.datasets.builtin`` documents them); ``collate_batch`` batches them.
+PyTorch3D's ``ShapeNetCore``, ``collate_batched_meshes``, ``collate_batched_R2N2``, ``BlenderCamera`` and
+``render_cubified_voxels`` are here too, with PyTorch3D's item keys.
 """
 
 from inverse3d._lazy import attach
@@ -16,6 +18,11 @@ _EXPORTS = {
     "read_binvox": ".binvox",
     "write_binvox": ".binvox",
     "Binvox": ".binvox",
+    "ShapeNetCore": ".shapenet",
+    "collate_batched_meshes": ".utils",
+    "BlenderCamera": ".r2n2_utils",
+    "collate_batched_R2N2": ".r2n2_utils",
+    "render_cubified_voxels": ".r2n2_utils",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 
 from inverse3d.datasets.builtin import R2N2_FOV, R2N2_MAX_CAMERA_DISTANCE
+# PyTorch3D's pytorch3d.datasets.r2n2 names, so that ``inverse3d.datasets.r2n2`` has them too
+from inverse3d.datasets.r2n2_utils import BlenderCamera, collate_batched_R2N2, render_cubified_voxels  # noqa: F401
 
 SPLITS = ("train", "val", "test")
 
