@@ -234,25 +234,10 @@ PYTORCH3D_API = {
 }
 
 
-OPS = "issue 16 ops (another engineer, in progress)"
-IMPLICIT = "issue 11 (implicit / volume rendering)"
 
 
 # module -> {name: reason}; the name "*" stands for the whole module.
-PENDING = {
-    "pytorch3d.renderer": {
-        **{name: IMPLICIT for name in (
-            "AbsorptionOnlyRaymarcher", "EmissionAbsorptionRaymarcher", "GridRaysampler", "HarmonicEmbedding",
-            "HeterogeneousRayBundle", "ImplicitRenderer", "MonteCarloRaysampler", "MultinomialRaysampler",
-            "NDCGridRaysampler", "NDCMultinomialRaysampler", "ray_bundle_to_ray_points",
-            "ray_bundle_variables_to_ray_points", "RayBundle", "VolumeRenderer", "VolumeSampler",
-        )},
-    },
-    "pytorch3d.renderer.implicit": {"*": IMPLICIT},
-    **{f"pytorch3d.renderer.implicit.{module}": {"*": IMPLICIT} for module in (
-        "harmonic_embedding", "raymarching", "raysampling", "renderer", "sample_pdf", "utils",
-    )},
-}
+PENDING: dict = {}  # empty: everything of PyTorch3D outside NOT_PROVIDED is implemented
 
 PULSAR = "CUDA-only compiled renderer"
 PULSAR_CAMERAS = "CUDA-only Pulsar renderer"

@@ -68,3 +68,45 @@ def test_bad_inputs():
         sample_farthest_points(pts, K=[1, 2, 3])
     with pytest.raises(ValueError, match="batch dimension"):
         sample_farthest_points(pts, torch.tensor([5]))
+
+
+@pytest.mark.parametrize("quantised", [False, True])
+def test_block_search_matches_naive(monkeypatch, quantised):
+    # force the large-cloud path (two-stage search over blocks of points, plane-by-plane distances) on small
+    # ragged clouds, with ties across blocks when the coordinates are quantised
+    import importlib
+
+    module = importlib.import_module("inverse3d.ops.sample_farthest_points")
+    monkeypatch.setattr(module, "_LARGE", 0)
+    monkeypatch.setattr(module, "_BLOCK", 64)
+    gen = torch.Generator().manual_seed(1)
+    pts = torch.rand(3, 300, 3, generator=gen)
+    if quantised:
+        pts = (pts * 2).round() / 2  # 27 distinct points, many exact ties
+    lengths = torch.tensor([300, 131, 64])
+    got = sample_farthest_points(pts, lengths, K=[12, 30, 70])[1]
+    assert torch.equal(got, sample_farthest_points_naive(pts, lengths, [12, 30, 70]))
+
+
+def test_small_and_large_paths_agree(monkeypatch):
+    import importlib
+
+    module = importlib.import_module("inverse3d.ops.sample_farthest_points")
+    pts = torch.rand(2, 700, 2, generator=torch.Generator().manual_seed(2))
+    small = sample_farthest_points(pts, K=40)[1]
+    monkeypatch.setattr(module, "_LARGE", 0)
+    assert torch.equal(sample_farthest_points(pts, K=40)[1], small)
+
+
+def test_random_start_draws_as_pytorch3d():
+    # no lengths: torch.randint(high=P, size=(N,)); lengths given: floor(lengths * torch.rand(N))
+    pts = torch.rand(3, 40, 3)
+    torch.manual_seed(7)
+    want = torch.randint(high=40, size=(3,))
+    torch.manual_seed(7)
+    assert torch.equal(sample_farthest_points(pts, K=5, random_start_point=True)[1][:, 0], want)
+    lengths = torch.tensor([40, 13, 40])  # given, even if some clouds are full
+    torch.manual_seed(8)
+    want = (lengths * torch.rand(3)).long()
+    torch.manual_seed(8)
+    assert torch.equal(sample_farthest_points(pts, lengths, K=5, random_start_point=True)[1][:, 0], want)

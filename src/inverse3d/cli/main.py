@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "fit": "fit",
     "train": "train",
     "eval": "eval",
+    "scenes": "scenes",
 }
 
 

@@ -1,4 +1,5 @@
-"""Metrics of reconstructions: F1@t, chamfer and voxel IoU of shapes (``shapes``); PSNR / SSIM of images next."""
+"""Metrics of reconstructions: F1@t, chamfer and voxel IoU of shapes (``shapes``); PSNR, SSIM, LPIPS of images
+(``images``)."""
 
 from inverse3d._lazy import attach
 
@@ -7,6 +8,11 @@ _EXPORTS = {
     "f1_scores": ".shapes",
     "chamfer_l2": ".shapes",
     "voxel_iou": ".shapes",
+    "psnr": ".images",
+    "ssim": ".images",
+    "ssim_map": ".images",
+    "gaussian_window": ".images",
+    "lpips": ".images",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

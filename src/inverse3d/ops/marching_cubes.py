@@ -10,13 +10,19 @@ grids, with PyTorch3D's conventions, so that vertices and faces come out in the 
   ``p1`` when both values are within 1e-5 of each other;
 - a triangle with two corners closer than 1e-5 along every axis is dropped (this is what happens around grid
   points equal to the level, e.g. when the level is the grid's maximum: only triangles spanning several such
-  points remain);
+  points remain). This is what PyTorch3D's CUDA path does; its CPU path (0.7.9) also drops every later triangle
+  of the same cell, as it does not clear its triangle buffer after a dropped one, so around grid values equal to
+  the level it returns fewer faces (elsewhere the meshes are identical);
 - cells are visited z-major (then y, then x), triangles in table order; vertices are numbered in the order
   kept triangles first use them, one vertex per cut grid edge.
 """
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
+import numpy as np
 import torch
 
 from inverse3d.ops.marching_cubes_data import CORNER_ORDER, EDGE_CORNERS, TRIANGLES
@@ -79,8 +85,6 @@ def marching_cubes(
         raise ValueError(f"marching_cubes: align must be 'cells' or 'nodes', got {align!r}")
     dtype = vol_batch.dtype if vol_batch.is_floating_point() else torch.float32
     vol = vol_batch.detach().to(dtype)
-    if not bool(torch.isfinite(vol).all()):
-        raise ValueError("marching_cubes: vol_batch contains NaN or infinity")
     verts_list, faces_list = _marching_cubes(vol, isolevel)
     D, H, W = vol.shape[1:]
     out_verts = []
@@ -107,82 +111,232 @@ def marching_cubes_naive(
     return marching_cubes(vol_batch, isolevel, return_local_coords)
 
 
-def _tables(device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Triangle table (256, 15) long padded with -1, edge corner offsets (12, 2, 3) long (x y z), edge axis (12,)."""
-    tri = torch.full((256, 15), -1, dtype=torch.int64)
-    for c, edges in enumerate(TRIANGLES):
-        tri[c, : len(edges)] = torch.tensor(edges, dtype=torch.int64)
-    corner_xyz = torch.tensor([[v & 1, (v >> 1) & 1, (v >> 2) & 1] for v in range(8)], dtype=torch.int64)
-    ends = corner_xyz[torch.tensor(EDGE_CORNERS)]  # (12, 2, 3)
-    axis = (ends[:, 1] - ends[:, 0]).argmax(1)  # (12,) 0, 1, 2 for x, y, z
-    return tri.to(device), ends.to(device), axis.to(device)
+class _Tables(NamedTuple):
+    """The triangle table re-indexed for vectorised lookup (see :func:`_tables`)."""
+
+    nedges: torch.Tensor  # (256,) long
+    edge: torch.Tensor  # (8 * 256 * 15,) long
+    owner: torch.Tensor  # (8 * 256 * 15,) bool
+    lower: torch.Tensor  # (3, 12) long
+    unit: torch.Tensor  # (3, 12) long
+    axis: torch.Tensor  # (12,) long
+
+
+_TABLES: dict[torch.device, _Tables] = {}
+
+
+def _tables(device: torch.device) -> _Tables:
+    """The triangle table re-indexed for vectorised lookup, built once per device.
+
+    A cell's triangles are read by its corner code ``s`` (bit ``v`` set when corner ``v = dx + 2 dy + 4 dz`` is
+    below; ``config`` of the module docstring permutes its bits) and its border bits ``b`` (bit 0, 1, 2 set when
+    the cell's lowest corner has x, y, z = 0):
+
+    - ``nedges[s]``: the number of edge uses (three per triangle) of code ``s``;
+    - ``edge[(b * 256 + s) * 15 + k]``: the edge (0..11) of use k, in table order;
+    - ``owner[...]`` (same index): whether use k is the grid edge's first use in the whole grid: its first use
+      in the cell, in the first cell (z-, y-, x-major) holding the edge. Every cell around a cut edge is cut and
+      uses it, so that is the cell with the smallest coordinates around it, this cell exactly when the edge lies
+      on the cell's far side along each other axis or the cell touches the grid's border there;
+    - ``lower``: (3 xyz, 12) each edge's lower end, as offset from the cell's lowest corner (PyTorch3D
+      interpolates from it); ``unit``: (3 xyz, 12) the step to its upper end; ``axis``: (12,) the axis
+      (0, 1, 2 for x, y, z) along which each edge runs.
+    """
+    if device not in _TABLES:
+        xyz = [(v & 1, (v >> 1) & 1, (v >> 2) & 1) for v in range(8)]
+        ends = torch.tensor([[xyz[a], xyz[b]] for a, b in EDGE_CORNERS], dtype=torch.int64)  # (12, 2, 3)
+        axis = (ends[:, 1] - ends[:, 0]).argmax(1)
+        # border bits a cell needs to own each edge: the other axes along which the edge is on the near side
+        need = ((ends[:, 0] == 0) & (torch.arange(3)[None] != axis[:, None])).long() @ torch.tensor([1, 2, 4])
+        nedges = torch.zeros(256, dtype=torch.int64)
+        edge = torch.zeros(8, 256, 15, dtype=torch.int64)
+        owner = torch.zeros(8, 256, 15, dtype=torch.bool)
+        for s in range(256):
+            row = TRIANGLES[sum(((s >> v) & 1) << bit for bit, v in enumerate(CORNER_ORDER))]
+            nedges[s] = len(row)
+            for k, e in enumerate(row):
+                edge[:, s, k] = e
+                if e not in row[:k]:
+                    owner[:, s, k] = torch.tensor([(int(need[e]) & ~b) == 0 for b in range(8)])
+        tables = _Tables(nedges, edge.view(-1), owner.view(-1), ends[:, 0].t().contiguous(),
+                         (ends[:, 1] - ends[:, 0]).t().contiguous(), axis)
+        _TABLES[device] = _Tables(*(t.to(device) for t in tables))
+    return _TABLES[device]
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_tables(device: torch.device, dtype: torch.dtype, H: int, W: int) -> tuple[torch.Tensor, ...]:
+    """The edge tables in units of a (., H, W) grid, for the steps above; built once per grid shape.
+
+    Returns:
+        lower_off: (12,) long, flat offset in the grid of each cell edge's lower end from the cell's lowest corner.
+        step: (12,) long, flat offset from each edge's lower end to its upper end.
+        slot_key: (8 * 256 * 15,) long, ``3 * lower_off + axis`` of the edge of each slot of ``_tables``.
+        lower, unit: (3, 12) ``dtype``, ``_tables``' lower and unit.
+    """
+    tables = _tables(device)
+    strides = torch.tensor([1, W, H * W], device=device)
+    lower_off = (tables.lower * strides[:, None]).sum(0)
+    slot_key = (lower_off * 3 + tables.axis).index_select(0, tables.edge)
+    return lower_off, strides.index_select(0, tables.axis), slot_key, tables.lower.to(dtype), tables.unit.to(dtype)
+
+
+def _flatnonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Indices (K,) long of the nonzero entries of a 1-D bool or uint8 tensor.
+
+    On the CPU with numpy, many times faster than torch.nonzero; a length that is a multiple of 8 is first
+    scanned as 8-byte words, and only nonzero words byte by byte (fast for sparse masks).
+    """
+    if mask.device.type != "cpu":
+        return mask.nonzero().squeeze(1)
+    array = mask.numpy().view(np.uint8)
+    if array.shape[0] % 8:
+        return torch.from_numpy(np.flatnonzero(array))
+    words = np.flatnonzero(array.view(np.uint64))
+    inside = np.flatnonzero(array.reshape(-1, 8)[words])
+    return torch.from_numpy(words[inside >> 3] * 8 + (inside & 7))
 
 
 def _marching_cubes(vol: torch.Tensor, isolevel: float | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """vol (N, D, H, W) -> per grid verts (V, 3) in (x, y, z) index units and faces (F, 3) long."""
+    """vol (N, D, H, W) -> per grid verts (V, 3) in (x, y, z) index units and faces (F, 3) long.
+
+    Works on the cut cells only, with one flat array entry per triangle corner (a "use" of a cut grid edge,
+    triangle-major); each cut edge's vertex is computed once, at its first use.
+    """
     N, D, H, W = vol.shape
-    device = vol.device
+    device, dtype = vol.device, vol.dtype
+    vol = vol.contiguous()
     if isolevel is None:
-        flat = vol.reshape(N, -1)
-        level = (flat.amax(1) + flat.amin(1)) / 2  # (N,)
+        lo, hi = vol.view(N, -1).amin(1), vol.view(N, -1).amax(1)  # (N,), NaN propagates
+        level = (hi + lo) / 2
+        threshold = level.view(N, 1, 1, 1)
     else:
-        level = torch.full((N,), float(isolevel), dtype=vol.dtype, device=device)
-    below = vol < level[:, None, None, None]  # (N, D, H, W)
-    config = torch.zeros((N, D - 1, H - 1, W - 1), dtype=torch.int32, device=device)
-    for bit, v in enumerate(CORNER_ORDER):
-        dx, dy, dz = v & 1, (v >> 1) & 1, (v >> 2) & 1
-        config |= below[:, dz : dz + D - 1, dy : dy + H - 1, dx : dx + W - 1].to(torch.int32) << bit
-    n, z, y, x = ((config != 0) & (config != 255)).nonzero(as_tuple=True)  # cut cells, n-, z-, y-, x-major
-    tri_table, ends, axis = _tables(device)
-    edges = tri_table[config[n, z, y, x].long()].view(-1, 5, 3)  # (C, 5 triangles, 3 edges), -1 padded
-    cell_of, slot = (edges[:, :, 0] >= 0).nonzero(as_tuple=True)  # triangles in cell then table order
-    edges = edges[cell_of, slot]  # (T, 3)
-    n, base = n[cell_of], torch.stack([x, y, z], 1)[cell_of]  # (T,), (T, 3) lowest corner of each cell
-    p1 = base[:, None, :] + ends[edges, 0]  # (T, 3 corners, 3) xyz of each edge's lower end
-    p2 = base[:, None, :] + ends[edges, 1]
-    nn = n[:, None].expand(-1, 3)
-    val1 = vol[nn, p1[..., 2], p1[..., 1], p1[..., 0]]  # (T, 3)
-    val2 = vol[nn, p2[..., 2], p2[..., 1], p2[..., 0]]
-    lvl = level[n][:, None]
-    pos = _interpolate(p1.to(vol.dtype), p2.to(vol.dtype), val1, val2, lvl)  # (T, 3, 3)
-    # drop triangles with two corners at the same place (within _EPS along every axis)
-    same = lambda a, b: ((pos[:, a] - pos[:, b]).abs() < _EPS).all(-1)  # noqa: E731
-    keep = ~(same(0, 1) | same(1, 2) | same(2, 0))
-    pos, p1, edges, n = pos[keep], p1[keep], edges[keep], n[keep]
-    # one vertex per cut grid edge: key = (grid, lower end, axis)
-    lower = ((n[:, None] * D + p1[..., 2]) * H + p1[..., 1]) * W + p1[..., 0]  # (T, 3)
-    keys = (lower * 3 + axis[edges]).reshape(-1)  # (3T,) in the order the triangles use them
-    verts_list, faces_list = [], []
-    counts = torch.bincount(n, minlength=N).tolist()  # kept triangles per grid (triangles are grid-major)
-    if keys.numel() == 0:
-        empty_v = vol.new_zeros(0, 3)
-        empty_f = torch.zeros(0, 3, dtype=torch.int64, device=device)
-        return [empty_v] * N, [empty_f] * N
-    unique, inverse = torch.unique(keys, return_inverse=True)
-    order = torch.arange(keys.shape[0], device=device)
-    first = torch.full((unique.shape[0],), keys.shape[0], dtype=torch.int64, device=device)
-    first.scatter_reduce_(0, inverse, order, "amin")  # first use of each vertex
-    by_first = torch.argsort(first)  # vertices in order of first use (grid-major as well)
-    rank = torch.empty_like(by_first)
-    rank[by_first] = torch.arange(by_first.shape[0], device=device)
-    vert_pos = pos.reshape(-1, 3)[first[by_first]]  # (V, 3)
-    vert_grid = n.repeat_interleave(3)[first[by_first]]  # (V,) grid of each vertex
-    faces = rank[inverse].view(-1, 3)  # global vertex numbers
-    v_counts = torch.bincount(vert_grid, minlength=N)
+        lo, hi = torch.aminmax(vol)
+        level = torch.full((N,), float(isolevel), dtype=dtype, device=device)
+        threshold = float(isolevel)
+    if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
+        raise ValueError("marching_cubes: vol_batch contains NaN or infinity")
+    # corner code of every cell, sum over its corners v = dx + 2 dy + 4 dz below the level of 2^v, axis by axis
+    below = (vol < threshold).view(torch.uint8)  # (N, D, H, W)
+    code = torch.add(below[:, :, :-1], below[:, :, 1:], alpha=4)  # (N, D, H - 1, W)
+    code = torch.add(code[:, :-1], code[:, 1:], alpha=16)  # (N, D - 1, H - 1, W)
+    cells = N * (D - 1) * (H - 1) * (W - 1)
+    padded = torch.zeros(-(-cells // 8) * 8, dtype=torch.uint8, device=device)  # a whole number of 8-byte words
+    code = torch.add(code[..., :-1], code[..., 1:], alpha=2, out=padded[:cells].view(N, D - 1, H - 1, W - 1))
+    # cut cells (code neither 0 nor 255: uint8 arithmetic wraps 255 + 1 to 0), n-, z-, y-, x-major
+    cell = _flatnonzero(padded.add(1).gt_(1))  # (C,) flat cell index
+    tables = _tables(device)
+    code = code.view(-1).index_select(0, cell).long()  # (C,)
+    x = cell % (W - 1)
+    rest = cell // (W - 1)
+    y = rest % (H - 1)
+    rest = rest // (H - 1)
+    z = rest % (D - 1)
+    n = rest // (D - 1)
+    corner = ((n * D + z) * H + y) * W + x  # (C,) flat index in vol of each cut cell's lowest corner
+    # uses of cut edges (triangle corners), cell by cell in table order
+    count = tables.nedges.index_select(0, code)  # (C,)
+    cell_of = torch.repeat_interleave(count)  # (M,) cut cell of each use
+    M = cell_of.shape[0]
+    if M == 0:
+        return _empty(vol, N)
+    border = (x == 0).long().add_(y == 0, alpha=2).add_(z == 0, alpha=4)  # (C,)
+    start = (border * 256 + code) * 15 - (torch.cumsum(count, 0) - count)  # (C,) use m reads slot start + m
+    slot = start.index_select(0, cell_of) + torch.arange(M, device=device)  # (M,) into the tables
+    # a cut grid edge is named by key 3 * (flat index in vol of its lower end) + axis, here counted from the
+    # first cut cell's; its vertex is numbered by its first use in the grid (PyTorch3D's order)
+    lower_off, step, slot_key, lower, unit = _grid_tables(device, dtype, H, W)
+    keys = ((corner - corner[0]) * 3).index_select(0, cell_of) + slot_key.index_select(0, slot)  # (M,)
+    use = _flatnonzero(tables.owner.index_select(0, slot))  # (U,) first use of each cut edge
+    n_keys = 3 * (int(corner[-1] - corner[0]) + H * W + W + 2)  # more than the largest key
+    vertex = _lookup(keys, keys.index_select(0, use), n_keys)  # (M,) vertex number of each use
+    # each cut edge's vertex, computed once (every use of an edge gives the same position)
+    cell_u, edge_u = cell_of.index_select(0, use), tables.edge.index_select(0, slot.index_select(0, use))  # (U,)
+    i1 = corner.index_select(0, cell_u) + lower_off.index_select(0, edge_u)  # (U,) lower end
+    flat = vol.view(-1)
+    val1 = flat.index_select(0, i1)
+    val2 = flat.index_select(0, i1 + step.index_select(0, edge_u))  # upper end
+    grid_u = n.index_select(0, cell_u)  # (U,)
+    ratio = _ratio(val1, val2, level.index_select(0, grid_u) if N > 1 else level)  # (U,)
+    keep_ratio = 1 - ratio
+    p1 = torch.stack([x, y, z]).to(dtype).index_select(1, cell_u)  # (3 xyz, U) lowest corner of the cell
+    p1 += lower.index_select(1, edge_u)  # lower end of the edge (all exact integers)
+    p2 = p1 + unit.index_select(1, edge_u)  # upper end
+    verts = (p1 * keep_ratio + p2 * ratio).t().contiguous()  # (U, 3) each cut edge's vertex
+    # drop triangles with two corners at the same place (within _EPS along every axis), then renumber. Two
+    # vertices of a cell can be that close only on edges meeting at a corner, both within _EPS of it (up to
+    # rounding): test the triangles with two such vertices only.
+    tau = 2 * _EPS + 16 * torch.finfo(dtype).eps * max(D, H, W)
+    near = ((ratio < tau) | (keep_ratio < tau)).index_select(0, vertex)  # (M,) use of a vertex near a corner
+    grid_t = n.index_select(0, cell_of[0::3]) if N > 1 else None  # (T,) grid of each triangle
+    if bool(near.any()):
+        suspect = _flatnonzero(near[0::3].long() + near[1::3] + near[2::3] >= 2)  # (S,) triangles to test
+        tri = vertex.view(-1, 3).index_select(0, suspect)  # (S, 3)
+        corners = verts.index_select(0, tri.view(-1)).view(-1, 3, 3)  # (S, 3 corners, 3 xyz)
+        close = ((corners - corners.roll(-1, 1)).abs_() < _EPS).all(2)  # (S, 3) corners j and j + 1 (mod 3)
+        same = torch.zeros(vertex.shape[0] // 3, dtype=torch.bool, device=device)
+        same[suspect] = close.any(1)  # (T,)
+        if bool(same.any()):
+            old = vertex.view(-1, 3)[~same].view(-1)  # (M',) vertices of the kept triangles' corners
+            if old.shape[0] == 0:
+                return _empty(vol, N)
+            first = _first_use(old)  # (M',)
+            is_first = first == torch.arange(old.shape[0], device=device)
+            vertex = (torch.cumsum(is_first, 0) - 1).index_select(0, first)  # (M',) renumbered by first use
+            old = old[is_first]  # (V,) kept vertices in their new order
+            verts, grid_u = verts.index_select(0, old), grid_u.index_select(0, old)
+            grid_t = grid_t[~same] if N > 1 else None
+    faces = vertex.view(-1, 3)  # (F, 3) global vertex numbers
+    if N == 1:
+        return [verts], [faces]
+    counts = torch.bincount(grid_t, minlength=N).tolist()  # faces per grid (triangles are grid-major)
+    v_counts = torch.bincount(grid_u, minlength=N)
     v_first = (torch.cumsum(v_counts, 0) - v_counts).tolist()
-    for g, (verts, tris) in enumerate(zip(vert_pos.split(v_counts.tolist()), faces.split(counts))):
-        verts_list.append(verts)
-        faces_list.append(tris - v_first[g])
+    verts_list = list(verts.split(v_counts.tolist()))
+    faces_list = [f - v_first[g] for g, f in enumerate(faces.split(counts))]
     return verts_list, faces_list
 
 
-def _interpolate(p1, p2, val1, val2, level):
-    """PyTorch3D's vertex interpolation on cut edges: p (T, 3, 3), values (T, 3), level (T, 1) -> (T, 3, 3)."""
-    near1 = (level - val1).abs() < _EPS
-    near2 = (level - val2).abs() < _EPS
-    flat = (val1 - val2).abs() < _EPS
-    denom = torch.where(flat | near1 | near2, torch.ones_like(val1), val2 - val1)
-    ratio = ((level - val1) / denom)[..., None]
-    pos = p1 * (1 - ratio) + p2 * ratio
-    pos = torch.where((near2 & ~near1)[..., None], p2, pos)
-    return torch.where((near1 | (flat & ~near2))[..., None], p1, pos)
+def _empty(vol: torch.Tensor, N: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """N empty meshes: (0, 3) verts of vol's dtype, (0, 3) long faces."""
+    return [vol.new_zeros(0, 3)] * N, [torch.zeros(0, 3, dtype=torch.int64, device=vol.device)] * N
+
+
+# Key ranges up to this long (or this many times the number of keys) are looked up in a dense table, longer
+# ones by sorting.
+_DENSE_KEYS = 1 << 23
+_DENSE_PER_KEY = 16
+
+
+def _lookup(keys: torch.Tensor, distinct: torch.Tensor, n_keys: int) -> torch.Tensor:
+    """keys (M,) long in [0, n_keys), each one of distinct (U,) long (all different) -> (M,) long: where each key
+    is in distinct."""
+    if n_keys <= max(_DENSE_KEYS, _DENSE_PER_KEY * keys.shape[0]):
+        table = torch.empty(n_keys, dtype=torch.int64, device=keys.device)  # only entries of keys are read
+        table.index_copy_(0, distinct, torch.arange(distinct.shape[0], device=keys.device))
+        return table.index_select(0, keys)
+    sorted_keys, order = torch.sort(distinct)
+    return order.index_select(0, torch.searchsorted(sorted_keys, keys))
+
+
+def _first_use(keys: torch.Tensor) -> torch.Tensor:
+    """keys (M,) long, M > 0 -> (M,) long, for each position the first position holding the same key."""
+    M = keys.shape[0]
+    order = torch.arange(M, device=keys.device)
+    unique, inverse = torch.unique(keys, return_inverse=True)
+    first = torch.full((unique.shape[0],), M, dtype=torch.int64, device=keys.device)
+    first.scatter_reduce_(0, inverse, order, "amin")
+    return first.index_select(0, inverse)
+
+
+def _ratio(val1: torch.Tensor, val2: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """PyTorch3D's interpolation weight of each cut edge's upper end: values (M,), level (M,) or (1,) -> (M,).
+
+    The vertex is ``p1 * (1 - ratio) + p2 * ratio``; snapping to ``p1`` (level within 1e-5 of ``val1``, or both
+    values within 1e-5 of each other) gives ratio 0, snapping to ``p2`` (level within 1e-5 of ``val2``) ratio 1,
+    which reproduce ``p1`` and ``p2`` exactly.
+    """
+    ratio = (level - val1) / (val2 - val1)
+    ratio = torch.where((val1 - val2).abs() < _EPS, 0.0, ratio)  # PyTorch3D's tests, last to first
+    ratio = torch.where((level - val2).abs() < _EPS, 1.0, ratio)
+    return torch.where((level - val1).abs() < _EPS, 0.0, ratio)

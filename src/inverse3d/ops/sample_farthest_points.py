@@ -28,7 +28,9 @@ def sample_farthest_points(
         lengths: (N,) long in [0, P], or None for all P.
         K: samples per cloud: an int, or N ints (a list or an (N,) tensor). A cloud with fewer points gives
             all of its points.
-        random_start_point: start from a random point of each cloud instead of point 0.
+        random_start_point: start from a random point of each cloud instead of point 0, drawn as PyTorch3D
+            does (``torch.randint(P)`` without ``lengths``, else ``floor(lengths * torch.rand(N))``), so the same
+            seed gives the same samples.
 
     Returns:
         selected_points: (N, max K, D) the picked points (dtype of ``points``, differentiable), 0 where padded.
@@ -38,7 +40,8 @@ def sample_farthest_points(
         raise ValueError(f"points must be a (N, P, D) tensor, got {getattr(points, 'shape', type(points).__name__)}")
     N, P, D = points.shape
     device = points.device
-    if lengths is None:
+    full = lengths is None
+    if full:
         lengths = torch.full((N,), P, dtype=torch.int64, device=device)
     else:
         if not torch.is_tensor(lengths) or lengths.shape != (N,):
@@ -61,41 +64,82 @@ def sample_farthest_points(
         raise ValueError(f"points must be floating point, got {points.dtype}")
 
     with torch.no_grad():
-        idx = _fps_indices(points.detach(), lengths, Ks, max_K, random_start_point)
+        idx = _fps_indices(points.detach(), lengths, Ks, max_K, random_start_point, full)
     return masked_gather(points, idx), idx
 
 
-def _fps_indices(points, lengths, Ks, max_K: int, random_start_point: bool) -> torch.Tensor:
-    """(N, max_K) long indices, -1 past min(K[n], lengths[n])."""
-    N, P, _ = points.shape
+# Above this many points (all clouds together), the farthest point is searched in two stages, per block of
+# _BLOCK points then inside the first block holding the maximum (one arg-max over P is slow on the CPU), and the
+# distances computed one coordinate plane at a time (keeping the temporaries in cache); below it, fewer and
+# larger tensor calls are faster.
+_LARGE = 1 << 15
+_BLOCK = 256
+
+
+def _fps_indices(points, lengths, Ks, max_K: int, random_start_point: bool, full: bool) -> torch.Tensor:
+    """(N, max_K) long indices, -1 past min(K[n], lengths[n]); ``full``: no lengths were given.
+
+    One batched step per pick over preallocated buffers: squared distances to the last pick, summed x, y, z in
+    turn from coordinate differences (PyTorch3D's arithmetic, float32 unless the points are float64), a running
+    minimum, and the first index of its maximum.
+    """
+    N, P, D = points.shape
     device = points.device
     idx = torch.full((N, max_K), -1, dtype=torch.int64, device=device)
     if N == 0 or max_K == 0 or P == 0:
         return idx
     take = torch.minimum(Ks, lengths)  # (N,) samples per cloud
-    valid = torch.arange(P, device=device)[None] < lengths[:, None]  # (N, P)
-    if random_start_point:
-        start = (torch.rand(N, device=device) * lengths).long().clamp(max=P - 1)
+    if random_start_point:  # PyTorch3D's draws: randint without lengths, else floor(lengths * rand)
+        if full:
+            start = torch.randint(high=P, size=(N,), device=device)
+        else:
+            start = torch.minimum((lengths * torch.rand(N, device=device)).long(), (lengths - 1).clamp(min=0))
     else:
         start = torch.zeros(N, dtype=torch.int64, device=device)
-    # squared distances from coordinate differences, summed x, y, z in turn (as PyTorch3D), float32 unless the
-    # points are float64; one contiguous plane per coordinate
-    x = points.to(torch.float64 if points.dtype == torch.float64 else torch.float32).permute(2, 0, 1).contiguous()
-    rows = torch.arange(N, device=device)
+    large = N * P > _LARGE
+    B = min(P, _BLOCK) if large else P
+    blocks = -(-P // B)
+    Pb = blocks * B  # P padded to whole blocks
+    dtype = torch.float64 if points.dtype == torch.float64 else torch.float32
+    # one contiguous plane per coordinate, at least two (planes of zeros add exact zeros to the distances)
+    x = torch.zeros(max(D, 2), N, Pb, dtype=dtype, device=device)
+    x[:D, :, :P] = points.permute(2, 0, 1)
+    D = x.shape[0]
+    flat, planes = x.view(D, N * Pb), list(x)
     # distance of each point to its nearest pick; -1 on padding (a minimum with distances >= 0 keeps it there)
-    nearest = torch.full((N, P), float("inf"), dtype=x.dtype, device=device).masked_fill(~valid, -1.0)
-    d = torch.empty_like(nearest)
-    tmp = torch.empty_like(nearest)
-    last = start
-    for k in range(max_K):
-        idx[:, k] = last
-        if k + 1 == max_K:
-            break
-        centre = x[:, rows, last]  # (D, N)
-        torch.sub(x[0], centre[0][:, None], out=d).square_()
-        for c in range(1, x.shape[0]):
-            d.add_(torch.sub(x[c], centre[c][:, None], out=tmp).square_())
-        torch.minimum(nearest, d, out=nearest)  # the last pick gets 0: it is its own nearest pick
-        last = nearest.argmax(1)
+    valid = torch.arange(Pb, device=device) < lengths[:, None]  # (N, Pb)
+    nearest = torch.full((N, Pb), float("inf"), dtype=dtype, device=device).masked_fill_(~valid, -1.0)
+    dist = torch.empty_like(nearest)  # (N, Pb) squared distances to the last pick
+    squares = torch.empty_like(nearest if large else x)  # one plane, or all (D, N, Pb)
+    square_planes = list(squares)
+    offset = torch.arange(N, device=device) * Pb  # (N,) flat index of each cloud's point 0
+    by_block, rows = nearest.view(N, blocks, B), nearest.view(N * blocks, B)
+    first_block = torch.arange(N, device=device) * blocks  # (N,) row of rows holding each cloud's block 0
+    top, place = torch.empty_like(nearest[:, 0]), torch.empty_like(start)  # (N,) maxima and their places
+    last = start + offset  # (N,) flat index of the last pick
+    picks = [last]
+    for _ in range(max_K - 1):
+        centre = flat.index_select(1, last).unsqueeze(2)  # (D, N, 1) the last picks
+        if large:  # one plane at a time, the temporary staying in cache
+            torch.sub(planes[0], centre[0], out=dist).square_()
+            for c in range(1, D):
+                dist.add_(torch.sub(planes[c], centre[c], out=squares).square_())
+        else:
+            torch.sub(x, centre, out=squares).square_()
+            torch.add(square_planes[0], square_planes[1], out=dist)
+            for c in range(2, D):
+                dist.add_(square_planes[c])
+        torch.minimum(nearest, dist, out=nearest)  # the last pick gets 0: it is its own nearest pick
+        if blocks == 1:
+            torch.max(nearest, 1, out=(top, place))  # the first place of the maximum
+            last = place + offset
+        else:
+            top, block = by_block.amax(2).max(1)  # (N,) the maximum and the first block holding it
+            block += first_block
+            place = (rows.index_select(0, block) == top[:, None]).max(1).indices  # its first place there
+            last = torch.add(place, block, alpha=B)
+        picks.append(last)
+    torch.stack(picks, 1, out=idx)
+    idx -= offset[:, None]  # flat index -> index in the cloud
     done = torch.arange(max_K, device=device)[None] >= take[:, None]
-    return idx.masked_fill(done, -1)
+    return idx.masked_fill_(done, -1)
