@@ -110,3 +110,13 @@ def test_checks_before_any_work(tmp_path):
         fit_loop(NoWork(), opts(tmp_path, iterations=2))
     with pytest.raises(ValueError, match="--resume and --overwrite contradict"):
         fit_loop(NoWork(), opts(tmp_path, resume=True, overwrite=True))
+
+
+def test_progress_bar_shows_the_tasks_extra_values(tmp_path, capsys):
+    class WithPostfix(Line):
+        def progress_postfix(self):
+            return {"slope": f"{float(self.model.weight.detach()):.3f}"}
+
+    fit_loop(WithPostfix(), opts(tmp_path, progress=True))
+    err = capsys.readouterr().err
+    assert "loss=" in err and "slope=" in err

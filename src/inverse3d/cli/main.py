@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "eval": "eval",
     "scenes": "scenes",
+    "nerf": "nerf",
 }
 
 

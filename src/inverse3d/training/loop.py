@@ -200,6 +200,11 @@ class Trainable(Protocol):
     def restore(self, checkpoint: dict[str, Any]) -> None:
         """Takes back what ``checkpoint_entries`` stored, on resume (after the weights and optimiser)."""
 
+    def progress_postfix(self) -> dict[str, str]:
+        """Extra values shown in the progress bar after the loss, e.g. ``{"psnr": "24.1 dB"}`` (optional: the core
+        asks with ``getattr``, so tasks that do not subclass ``Trainable`` need not define it)."""
+        return {}
+
     def finish(self, run: Run, result: LoopResult) -> dict[str, Path]:
         """Evaluates or draws at the end, on every process (``run.is_main`` writes); returns the files written."""
         return {}
@@ -396,7 +401,8 @@ def _fit_loop(task: Trainable, options: LoopOptions, ckpt_path: Path, dist_info:
                 report[0] /= world
             losses.append(float(report[0]))
             bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            extra = getattr(task, "progress_postfix", None)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", **(extra() if extra is not None else {}))
             if report[1] > 0:
                 written = checkpoint()
                 if is_main:

@@ -268,3 +268,11 @@ def test_float32_cameras_give_float32_rays():
                                     max_depth=2.0)(FoVPerspectiveCameras(R=R, T=T))
     assert all(t.dtype == torch.float32 for t in rays)
     assert math.isclose(float(rays.xys[0, 0, 0, 0]), 1.5 * (1.0 - 1.0 / 3), rel_tol=1e-6)  # 3 x 2 image: u_x = 1.5
+
+
+def test_harmonic_embedding_of_no_points():
+    from inverse3d.renderer import HarmonicEmbedding
+
+    emb = HarmonicEmbedding(n_harmonic_functions=4)
+    assert emb(torch.zeros(0, 3)).shape == (0, 2 * 3 * 4 + 3)
+    assert emb(torch.zeros(2, 0, 3)).shape == (2, 0, 27)

@@ -67,7 +67,7 @@ class HarmonicEmbedding(torch.nn.Module):
         if diag_cov is not None:
             damping = torch.exp(-0.5 * diag_cov[..., None] * frequencies**2)  # (..., D, N)
             embed = embed * damping[..., None, :, :]
-        embed = embed.reshape(*x.shape[:-1], -1)  # (..., 2 D N)
+        embed = embed.reshape(*x.shape[:-1], 2 * x.shape[-1] * frequencies.shape[0])  # (..., 2 D N); -1 fails when empty
         if self.append_input:
             return torch.cat((embed, x), dim=-1)
         return embed

@@ -1,0 +1,300 @@
+"""NeRF training on any scene the data layer reads, through the training core (``inverse3d.training.fit_loop``).
+
+Each step draws ``rays_per_step`` random rays over all training views (``RayPool``, from the global RNG, so a resumed
+run draws the same rays), renders them (``model.render_rays``: stratified + optional hierarchical samples, occupancy
+skipping) and minimises the MSE to the pixels (plus the coarse pass's MSE when there is a fine one, plus total
+variation for the dense grid). RGBA scenes are composited over a random colour per ray (``--background random``,
+which makes empty space transparent) or over white/black. The learning rate decays exponentially from ``lr`` to
+``lr * lr_final`` over the run (a function of the step: exact on resume). The occupancy grid is refreshed every 16
+steps; the dense grid grows at ``grid_upsample_steps`` (its optimiser state restarts there).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inverse3d.tasks.nerf.model import FieldOptions, NeRFModel, grid_resolution_at
+from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+
+__all__ = ["NeRFTrainConfig", "train", "open_scene", "scene_bounds", "load_nerf_checkpoint", "NeRFTask"]
+
+BUILTIN = ("lego", "materials", "box", "forward")
+DEFAULT_LR = {"mlp": 5e-4, "hashgrid": 1e-2, "grid": 1e-1}
+BACKGROUNDS = ("random", "white", "black")
+
+
+@dataclass
+class NeRFTrainConfig(FieldOptions):
+    """Options of ``inverse3d nerf train`` (the field's options are ``FieldOptions``)."""
+
+    scene: str = "lego"
+    """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
+    forward), generated into --data-root/NAME_SIZE on first use."""
+    data_root: str = "data/scenes"
+    """Where built-in scenes are generated."""
+    image_size: int = 128
+    """Image size of a generated built-in scene."""
+    downscale: int = 1
+    """Read the scene's images downscaled by 1, 2, 4 or 8."""
+    out_dir: str = "out/nerf"
+    """Folder for checkpoint.pt, loss.png, config.json and log.json (locked while training)."""
+    iterations: int = 3000
+    """Training steps."""
+    rays_per_step: int = 4096
+    """Random rays per step, over all training views."""
+    lr: float | None = None
+    """Adam's learning rate (default: 5e-4 mlp, 1e-2 hashgrid, 1e-1 grid)."""
+    lr_final: float = 0.1
+    """The learning rate decays exponentially to lr * lr_final at the last step."""
+    tv_weight: float = 1e-5
+    """Total-variation weight of the dense grid."""
+    background: str = "random"
+    """RGBA scenes: composite the training pixels over a random colour per ray ("random"), "white" or "black"."""
+    bound: float | None = None
+    """Half-size of the scene box [-bound, bound]^3 (default: the scene's own bounds, padded 10%, or 1.5)."""
+    seed: int = 0
+    """Seed of the initialisation, the ray draws and the samples."""
+    checkpoint_every: int = 500
+    """Write the checkpoint every this many steps."""
+    log_every: int = 100
+    """Print the loss and PSNR every this many steps."""
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint)."""
+    resume: bool = False
+    """Continue --out-dir/checkpoint.pt exactly."""
+    overwrite: bool = False
+    """Replace an existing checkpoint in --out-dir."""
+    device: str = "auto"
+    """Torch device: auto, cpu, cuda, cuda:N or mps."""
+    progress: bool = True
+    """Show the progress bar."""
+
+    def check(self) -> None:
+        FieldOptions.check(self)
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"--background must be one of {', '.join(BACKGROUNDS)}; got {self.background!r}")
+        if self.iterations < 1 or self.rays_per_step < 1 or self.log_every < 1:
+            raise ValueError("--iterations, --rays-per-step and --log-every must be >= 1")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"--lr must be positive; got {self.lr}")
+        if not 0 < self.lr_final <= 1:
+            raise ValueError(f"--lr-final must be in (0, 1]; got {self.lr_final}")
+        if self.tv_weight < 0:
+            raise ValueError(f"--tv-weight must be >= 0; got {self.tv_weight}")
+        if self.bound is not None and not (math.isfinite(self.bound) and self.bound > 0):
+            raise ValueError(f"--bound must be positive; got {self.bound}")
+        if self.n_fine > 0 and self.n_samples < 3:
+            raise ValueError("hierarchical sampling (--n-fine > 0) needs --n-samples >= 3")
+        if self.image_size < 8:
+            raise ValueError(f"--image-size must be >= 8; got {self.image_size}")
+        if not self.scene:
+            raise ValueError("--scene must name a scene folder or a built-in scene")
+
+    def field_options(self) -> FieldOptions:
+        return FieldOptions(**{k: getattr(self, k) for k in FieldOptions.__dataclass_fields__})
+
+    def learning_rate(self) -> float:
+        return DEFAULT_LR[self.field] if self.lr is None else float(self.lr)
+
+
+def scene_path(config: NeRFTrainConfig, progress: bool = False) -> Path:
+    """The scene folder: ``config.scene`` if it exists, else the built-in scene generated into --data-root."""
+    path = Path(config.scene)
+    if path.exists():
+        return path
+    if config.scene in BUILTIN:
+        from inverse3d.datasets.scenes import make_scene
+
+        return make_scene(config.scene, Path(config.data_root) / f"{config.scene}_{config.image_size}",
+                          image_size=config.image_size, progress=progress)
+    raise ValueError(f"--scene {config.scene}: no such folder, and not a built-in scene ({', '.join(BUILTIN)})")
+
+
+def open_scene(path: Path, split: str, downscale: int, white_background: bool):
+    from inverse3d.datasets.scenes import load_scene
+
+    return load_scene(path, split, downscale=downscale, white_background=white_background)
+
+
+def scene_bounds(scene, path: Path, bound: float | None) -> tuple[list[float], list[float]]:
+    """The field's box: ``[-bound, bound]^3``, else the built-in manifest's bounds or the scene's points padded by
+    10%, else ``[-1.5, 1.5]^3``."""
+    if bound is not None:
+        return [-bound] * 3, [bound] * 3
+    lo = hi = None
+    manifest = Path(path) / "manifest.json"
+    if manifest.is_file():
+        try:
+            lo, hi = json.loads(manifest.read_text())["scene"]["bounds"]
+        except (KeyError, ValueError, TypeError):
+            lo = hi = None
+    if lo is None and getattr(scene, "points", None) is not None and len(scene.points) > 0:
+        lo, hi = scene.points.min(0).tolist(), scene.points.max(0).tolist()
+    if lo is None:
+        return [-1.5] * 3, [1.5] * 3
+    lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+    pad = 0.1 * (hi_t - lo_t).clamp(min=1e-3)
+    return (lo_t - pad).tolist(), (hi_t + pad).tolist()
+
+
+def camera_summary(scene) -> dict[str, Any]:
+    """What ``render`` needs to orbit the scene: intrinsics of view 0 and the cameras' centres."""
+    import numpy as np
+
+    f = scene.frames[0]
+    centres = np.stack([fr.c2w[:3, 3] for fr in scene.frames])
+    return {"fx": float(f.fx), "fy": float(f.fy), "width": int(f.width), "height": int(f.height),
+            "centres": centres.tolist()}
+
+
+class NeRFTask(Trainable):
+    name = "nerf"
+
+    def __init__(self, config: NeRFTrainConfig) -> None:
+        self.config = config
+        self.log: list[dict[str, float]] = []
+        self.resume_step = 0
+
+    def read_checkpoint(self, path: Path) -> dict[str, Any]:
+        from inverse3d.training.checkpoint import CheckpointError, read_checkpoint
+
+        ckpt = read_checkpoint(path)
+        if ckpt.get("nerf_config", {}).get("field") != self.config.field:
+            raise CheckpointError(path, f"holds a {ckpt.get('nerf_config', {}).get('field')!r} field, not "
+                                        f"--field {self.config.field}")
+        self.resume_step = int(ckpt["step"])
+        return ckpt
+
+    def batches(self, run: Run) -> Batches:
+        from inverse3d.tasks.nerf.rays import RayPool
+
+        cfg = self.config
+        self.path = scene_path(cfg, progress=run.is_main and cfg.progress)
+        scene = open_scene(self.path, "train", cfg.downscale, white_background=False)
+        self.scene_meta = {"path": str(self.path), "near": scene.near, "far": scene.far,
+                           "bounds": scene_bounds(scene, self.path, cfg.bound), "cameras": camera_summary(scene),
+                           "format": scene.format}
+        self.pool = RayPool(scene, run.device)
+        self.scene_meta["has_alpha"] = self.pool.has_alpha
+        n = cfg.rays_per_step
+        return Batches(of_step=lambda step: self.pool.sample(n))
+
+    def build(self, run: Run):
+        cfg = self.config
+        self.model = NeRFModel(cfg.field_options(), self.scene_meta["bounds"], self.scene_meta["near"],
+                               self.scene_meta["far"], step=self.resume_step).to(run.device)
+        eps = 1e-15 if cfg.field == "hashgrid" else 1e-8
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate(), eps=eps)
+        self.device = run.device
+        return self.model, self.optimizer
+
+    def _grow_grid(self, model: NeRFModel, step: int) -> None:
+        """Dense grid: upsample at the scheduled steps; the new grids replace the old in the optimiser."""
+        res = grid_resolution_at(self.config, step)
+        if res == model.field.resolution[0]:
+            return
+        for p in model.field.parameters():
+            self.optimizer.state.pop(p, None)  # Adam restarts on the new grids
+        model.field.upsample(res)
+        # the parameter order of model.parameters(), as at build, so that a resumed optimiser lines up
+        self.optimizer.param_groups[0]["params"] = list(model.parameters())
+
+    def loss(self, model, batch, step: int) -> torch.Tensor:
+        cfg = self.config
+        core: NeRFModel = getattr(model, "module", model)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.learning_rate() * cfg.lr_final ** (step / max(cfg.iterations, 1))
+        if cfg.field == "grid":
+            self._grow_grid(core, step)
+        if core.occupancy is not None:
+            step_size = (core.far - core.near) / cfg.n_samples
+            core.occupancy.update(lambda p: core.field.density(p) * step_size, step)
+        bg = None
+        if self.pool.has_alpha:
+            if cfg.background == "random":
+                bg = torch.rand(batch.rgb.shape[0], 3, device=batch.rgb.device)
+            elif cfg.background == "white":
+                bg = torch.ones(3, device=batch.rgb.device)
+        target = batch.target(bg)
+        out = model(batch.origins, batch.directions, stratified=True, background=bg)
+        mse = (out["rgb"] - target).square().mean()
+        loss = mse
+        if "rgb_coarse" in out:
+            loss = loss + (out["rgb_coarse"] - target).square().mean()
+        if cfg.field == "grid" and cfg.tv_weight > 0:
+            loss = loss + cfg.tv_weight * core.field.total_variation()
+        value = float(mse.detach())
+        self._last_mse = value
+        if (step + 1) % cfg.log_every == 0:
+            psnr = -10.0 * math.log10(max(value, 1e-12))
+            self.log.append({"step": step + 1, "mse": value, "psnr": psnr})
+            if cfg.progress:
+                from tqdm.auto import tqdm
+
+                tqdm.write(f"step {step + 1}: loss {float(loss.detach()):.5f}  train PSNR {psnr:.2f} dB")
+        return loss
+
+    def progress_postfix(self) -> dict[str, str]:
+        """The training PSNR of the last step's colour MSE, for the progress bar."""
+        mse = getattr(self, "_last_mse", None)
+        return {} if mse is None else {"psnr": f"{-10.0 * math.log10(max(mse, 1e-12)):.2f} dB"}
+
+    def checkpoint_entries(self) -> dict[str, Any]:
+        return {"nerf_config": self.config.field_options().to_dict(), "scene": self.scene_meta,
+                "train_log": list(self.log)}
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.log = list(checkpoint.get("train_log", []))
+
+    def finish(self, run: Run, result: LoopResult) -> dict[str, Path]:
+        if not run.is_main:
+            return {}
+        from inverse3d.io.outputs import atomic_write
+
+        path = run.out_dir / "log.json"
+        text = json.dumps({"log": self.log, "step": result.step}, indent=2)
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+        return {"log": path}
+
+
+def config_dict(config: NeRFTrainConfig) -> dict[str, Any]:
+    d = {k: getattr(config, k) for k in config.__dataclass_fields__}
+    d["grid_upsample_steps"] = list(config.grid_upsample_steps)
+    return d
+
+
+def train(config: NeRFTrainConfig) -> LoopResult:
+    """Trains a NeRF as ``config`` says (module docstring); returns the core's ``LoopResult``."""
+    config.check()
+    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
+                          checkpoint_every=config.checkpoint_every, resume=config.resume,
+                          overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
+                          device=config.device, config=config_dict(config))
+    return fit_loop(NeRFTask(config), options)
+
+
+def load_nerf_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[NeRFModel, dict[str, Any]]:
+    """The trained model (eval mode) and the checkpoint's entries from a ``nerf train`` checkpoint."""
+    from inverse3d.training.checkpoint import CheckpointError, load_model_state, read_checkpoint
+
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    if "nerf_config" not in ckpt or "scene" not in ckpt:
+        raise CheckpointError(path, "is not a NeRF checkpoint (no nerf_config): train one with inverse3d nerf train")
+    cfg = dict(ckpt["nerf_config"])
+    cfg["grid_upsample_steps"] = tuple(cfg.get("grid_upsample_steps", ()))
+    try:
+        options = FieldOptions(**cfg)
+        options.check()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(path, f"invalid nerf_config: {err}") from err
+    meta = ckpt["scene"]
+    model = NeRFModel(options, meta["bounds"], meta["near"], meta["far"], step=int(ckpt["step"]))
+    load_model_state(model, ckpt["model"], path)
+    return model.to(device).eval(), ckpt
