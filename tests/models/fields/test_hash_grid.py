@@ -185,6 +185,17 @@ def test_field_contract(device, encoding):
     torch.testing.assert_close(rgb2, rgb)
     _, rgb3 = field(points, 3.0 * dirs)
     torch.testing.assert_close(rgb3, rgb)
+    # the renderer's path: directions encoded once per ray, then gathered for each point
+    view = field.encode_view(3.0 * dirs)
+    assert (view is None) == (encoding is None)
+    flat = points.reshape(-1, 3)
+    ray = torch.arange(5, device=device).repeat_interleave(6)
+    sigma4, rgb4 = field.forward_encoded(flat, None if view is None else view[ray], known_inside=True)
+    torch.testing.assert_close(sigma4, sigma.reshape(-1, 1))
+    torch.testing.assert_close(rgb4, rgb.reshape(-1, 3))
+    if encoding is not None:
+        with pytest.raises(ValueError, match="view_features"):
+            field.forward_encoded(flat, None)
 
 
 def test_field_is_empty_outside_the_box_and_trains():

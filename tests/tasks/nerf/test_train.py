@@ -215,3 +215,53 @@ def test_train_and_render_on_cuda(tiny_lego, tmp_path):
     model, ckpt = load_nerf_checkpoint(tmp_path / "cuda" / "checkpoint.pt", "cuda")
     frame = next(render_turntable(model, ckpt["scene"], 1, image_size=8))
     assert frame.shape == (8, 24, 3)
+
+
+def test_hashgrid_evaluation_gathers_per_ray_directions_like_the_generic_path():
+    """The renderer's flat evaluation (directions encoded once per ray, occupied samples only) = running the
+    field on every masked sample with its direction expanded, values and table gradients alike."""
+    from inverse3d.models.fields import evaluate_occupied, ray_sample_mask
+    from inverse3d.tasks.nerf.model import _evaluate
+
+    torch.manual_seed(0)
+    opts = FieldOptions(field="hashgrid", hash_log2_size=10, hash_levels=4, hash_finest=32, occupancy_resolution=4)
+    model = NeRFModel(opts, ([-1.0] * 3, [1.0] * 3), 0.5, 4.0)
+    with torch.no_grad():
+        model.field.encoding.table.normal_(0, 0.5)
+    model.occupancy.binary.view(-1)[::3] = False
+    points = torch.rand(5, 7, 3) * 2.4 - 1.2  # some outside the box
+    dirs = torch.nn.functional.normalize(torch.randn(5, 3), dim=-1)
+    sigma, rgb = _evaluate(model.field, model.occupancy, points, dirs)
+    (g_fast,) = torch.autograd.grad((sigma.sum() + rgb.square().sum()), model.field.encoding.table)
+    mask = model.field.inside(points) & ray_sample_mask(model.occupancy, points)
+    assert 0 < int(mask.sum()) < mask.numel()
+    sigma_ref, rgb_ref = evaluate_occupied(model.field, mask, points, dirs)
+    (g_ref,) = torch.autograd.grad((sigma_ref.sum() + rgb_ref.square().sum()), model.field.encoding.table)
+    torch.testing.assert_close(sigma, sigma_ref[..., 0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(rgb, rgb_ref, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(g_fast, g_ref, atol=1e-6, rtol=1e-5)
+    assert float(sigma.detach()[~mask].abs().max()) == 0.0
+
+
+def test_occupancy_prunes_empty_space_as_soon_as_it_is_transparent(tiny_lego):
+    """During the warm-up each update replaces the cells' values, so a field whose empty space started above the
+    threshold is pruned at the next update; afterwards the moving maximum decays slowly (Instant-NGP)."""
+    from inverse3d.tasks.nerf.train import OCC_EVERY, OCC_WARMUP, NeRFTask
+
+    cfg = NeRFTrainConfig(scene=str(tiny_lego), field="hashgrid", **dict(TINY, n_samples=16))
+    task = NeRFTask(cfg)
+    task.scene_meta = {"bounds": ([-1.0] * 3, [1.0] * 3)}
+    model = NeRFModel(cfg.field_options(), task.scene_meta["bounds"], 0.5, 4.0)
+    ball = lambda p: 100.0 * (p.norm(dim=-1, keepdim=True) < 0.5).float()  # noqa: E731
+    model.field.density = lambda p: torch.full_like(p[..., :1], 1.0)  # uniform start, above the threshold
+    task._update_occupancy(model, 0)
+    assert model.occupancy.occupancy_fraction() == 1.0
+    model.field.density = ball
+    task._update_occupancy(model, OCC_EVERY - 1)  # not an update step: nothing changes
+    assert model.occupancy.occupancy_fraction() == 1.0
+    task._update_occupancy(model, OCC_EVERY)
+    inside = model.occupancy.occupancy_fraction()
+    assert 0.0 < inside < 0.2  # only the ball's cells are left
+    model.field.density = lambda p: torch.zeros_like(p[..., :1])
+    task._update_occupancy(model, OCC_WARMUP)  # after the warm-up: the decayed maximum still holds the ball
+    assert model.occupancy.occupancy_fraction() == inside

@@ -100,11 +100,13 @@ class HashGridEncoding(nn.Module):
                 offsets.append((level - self.n_dense_levels) * table_size)
         self.level_offsets = offsets
         self.register_buffer("_resolution", torch.tensor(self.resolutions, dtype=torch.float32), persistent=False)
-        self.register_buffer("_max_cell", torch.tensor(self.resolutions, dtype=torch.int64) - 1, persistent=False)
+        # int64 indices: index_add_ (the backward) is many times slower with int32 ones on the CPU
+        index_dtype = torch.int64
+        self.register_buffer("_max_cell", torch.tensor(self.resolutions, dtype=index_dtype) - 1, persistent=False)
         # per level and axis: what a corner coordinate is multiplied by before the axes are combined (+ or XOR)
         strides = [[1, r + 1, (r + 1) ** 2] if d else list(PRIMES) for r, d in zip(self.resolutions, dense)]
-        self.register_buffer("_strides", torch.tensor(strides, dtype=torch.int64), persistent=False)
-        self.register_buffer("_offsets", torch.tensor(offsets, dtype=torch.int64), persistent=False)
+        self.register_buffer("_strides", torch.tensor(strides, dtype=index_dtype), persistent=False)
+        self.register_buffer("_offsets", torch.tensor(offsets, dtype=index_dtype), persistent=False)
         self.table = nn.Parameter(torch.empty(n_features_per_level, row).uniform_(-init_scale, init_scale))
 
     def extra_repr(self) -> str:
@@ -130,7 +132,8 @@ class HashGridEncoding(nn.Module):
         n_levels, n_points, nd = self.n_levels, x.shape[0], self.n_dense_levels
         xt = x.clamp(0.0, 1.0).t()  # (3, P)
         pos = xt[None] * self._resolution.to(x.dtype)[:, None, None]  # (L, 3, P) in vertex units
-        cell = torch.minimum(pos.detach().floor().long(), self._max_cell[:, None, None])  # x = 1 -> last cell
+        idx_dtype = self._strides.dtype
+        cell = torch.minimum(pos.detach().floor().to(idx_dtype), self._max_cell[:, None, None])  # x = 1 -> last cell
         frac = pos - cell.to(x.dtype)  # (L, 3, P) in [0, 1]
 
         # each axis's term of the index for corner bits 0 and 1: (L, 3, 2, P)
@@ -142,7 +145,7 @@ class HashGridEncoding(nn.Module):
         terms[nd:] &= 2**self.log2_hashmap_size - 1
         terms[nd:, 0] |= self._offsets[nd:, None, None]
         terms[:nd, 0] += self._offsets[:nd, None, None]  # dense levels: the offset is one more summand
-        index = torch.empty(n_levels, 2, 2, 2, n_points, dtype=torch.int64, device=x.device)
+        index = torch.empty(n_levels, 2, 2, 2, n_points, dtype=idx_dtype, device=x.device)
         d, h = terms[:nd], terms[nd:]
         torch.add(d[:, 0, :, None, None] + d[:, 1, None, :, None], d[:, 2, None, None, :], out=index[:nd])
         torch.bitwise_xor(h[:, 0, :, None, None] ^ h[:, 1, None, :, None], h[:, 2, None, None, :], out=index[nd:])
@@ -245,14 +248,40 @@ class HashGridField(RadianceField):
     def view_dependent(self) -> bool:
         return self.direction_encoding is not None
 
-    def _geometry(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(..., 3) world points -> (sigma (..., 1), geometric features (..., geo_feat_dim))."""
+    def _geometry(self, points: torch.Tensor, known_inside: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., 3) world points -> (sigma (..., 1), geometric features (..., geo_feat_dim)).
+
+        ``known_inside``: the caller guarantees every point lies in the box (skips the masking by the box)."""
         check_points(points)
         h = self.density_net(self.encoding(self.to_unit(points)))  # (..., 1 + G)
         raw, geo = h[..., :1], h[..., 1:]
         sigma = _DENSITY_ACTIVATIONS[self.density_activation](raw + self.density_bias)
-        sigma = sigma * self.inside(points)[..., None].to(sigma.dtype)  # empty outside the box
+        if not known_inside:
+            sigma = sigma * self.inside(points)[..., None].to(sigma.dtype)  # empty outside the box
         return sigma, geo
+
+    def encode_view(self, directions: torch.Tensor) -> torch.Tensor | None:
+        """(..., 3) directions -> (..., D) their encoding (normalised first), or None for a view-independent field.
+
+        With ``forward_encoded`` a renderer encodes each ray's direction once and gathers it for the ray's samples.
+        """
+        if self.direction_encoding is None:
+            return None
+        return self.direction_encoding(torch.nn.functional.normalize(directions, dim=-1))
+
+    def forward_encoded(
+        self, points: torch.Tensor, view_features: torch.Tensor | None, known_inside: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` with the directions already encoded: points (P, 3), ``encode_view`` output (P, D) (None
+        for a view-independent field) -> (sigma (P, 1), rgb (P, 3)). ``known_inside`` as in ``_geometry``."""
+        sigma, geo = self._geometry(points, known_inside)
+        if self.direction_encoding is None:
+            h = geo
+        else:
+            if view_features is None:
+                raise ValueError("this field is view dependent: pass view_features from encode_view")
+            h = torch.cat([geo, view_features.to(geo.dtype)], dim=-1)
+        return sigma, torch.sigmoid(self.color_net(h))
 
     def density(self, points: torch.Tensor) -> torch.Tensor:
         """(..., 3) world points -> (..., 1) density >= 0."""

@@ -73,11 +73,13 @@ class OccupancyGrid(nn.Module):
         check_points(points)
         lo = self.bounds_lo.to(points.dtype)
         hi = self.bounds_hi.to(points.dtype)
-        res = torch.tensor(self.resolution, device=points.device)
+        rx, ry, rz = self.resolution
+        res = torch.tensor([rx, ry, rz], device=points.device)
         inside = ((points >= lo) & (points <= hi)).all(-1)
-        ijk = ((points - lo) / (hi - lo) * res.to(points.dtype)).floor().long()
-        ijk = torch.minimum(ijk.clamp(min=0), res - 1)
-        flat = (ijk[..., 0] * res[1] + ijk[..., 1]) * res[2] + ijk[..., 2]
+        ijk = ((points - lo) / (hi - lo) * res.to(points.dtype)).floor_().long()
+        ijk = torch.minimum(ijk.clamp_(min=0), res - 1)
+        strides = torch.tensor([ry * rz, rz, 1], device=points.device)
+        flat = (ijk * strides).sum(-1)  # (ix R_y + iy) R_z + iz in one product and one sum
         return flat, inside
 
     def occupied(self, points: torch.Tensor) -> torch.Tensor:

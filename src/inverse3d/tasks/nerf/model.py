@@ -136,19 +136,39 @@ class NeRFModel(nn.Module):
 
 def _evaluate(field: nn.Module, occupancy, points: torch.Tensor, dirs: torch.Tensor):
     """sigma (R, S), rgb (R, S, 3) of ``field`` at points (R, S, 3) with unit directions (R, 3); only the samples
-    inside the field's box (and in occupied cells) are evaluated, the others have density 0."""
-    from inverse3d.models.fields import evaluate_occupied, ray_sample_mask
+    inside the field's box (and in occupied cells) are evaluated, the others have density 0 and colour 0.
 
+    The evaluated samples are gathered into one flat batch; each ray's direction is gathered for its samples
+    (encoded once per ray when the field offers ``encode_view`` / ``forward_encoded``).
+    """
     bounded = getattr(field, "bounds", None) is not None
     if occupancy is None and not bounded:
         sigma, rgb = field(points, dirs)
         return sigma[..., 0], rgb
-    mask = field.inside(points) if bounded else torch.ones(points.shape[:-1], dtype=torch.bool,
-                                                           device=points.device)
+    R, S = points.shape[:2]
+    flat = points.reshape(-1, 3)
     if occupancy is not None:
-        mask = mask & ray_sample_mask(occupancy, points)
-    sigma, rgb = evaluate_occupied(field, mask, points, dirs)
-    return sigma[..., 0], rgb
+        mask = occupancy.occupied(flat)  # inside the grid's box and in an occupied cell
+        same_box = bounded and torch.equal(occupancy.bounds_lo, field.bounds_lo) and torch.equal(
+            occupancy.bounds_hi, field.bounds_hi)
+        if bounded and not same_box:
+            mask = mask & field.inside(flat)
+    else:
+        mask = field.inside(flat)
+    index = mask.nonzero().squeeze(1)  # (P,) flat sample indices
+    if index.numel() == 0:  # nothing to evaluate (some embeddings cannot take empty inputs)
+        return points.new_zeros(R, S), points.new_zeros(R, S, 3)
+    pts = flat.index_select(0, index)
+    ray = torch.div(index, S, rounding_mode="floor")
+    if hasattr(field, "forward_encoded"):
+        view = field.encode_view(dirs)
+        sigma_in, rgb_in = field.forward_encoded(pts, None if view is None else view.index_select(0, ray),
+                                                 known_inside=True)
+    else:
+        sigma_in, rgb_in = field(pts, dirs.index_select(0, ray))
+    sigma = sigma_in.new_zeros(R * S).index_put((index,), sigma_in[:, 0]).view(R, S)
+    rgb = rgb_in.new_zeros(R * S, 3).index_put((index,), rgb_in).view(R, S, 3)
+    return sigma, rgb
 
 
 def ray_box_range(origins: torch.Tensor, directions: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,

@@ -6,7 +6,8 @@ skipping) and minimises the MSE to the pixels (plus the coarse pass's MSE when t
 variation for the dense grid). RGBA scenes are composited over a random colour per ray (``--background random``,
 which makes empty space transparent) or over white/black. The learning rate decays exponentially from ``lr`` to
 ``lr * lr_final`` over the run (a function of the step: exact on resume). The occupancy grid is refreshed every 16
-steps; the dense grid grows at ``grid_upsample_steps`` (its optimiser state restarts there).
+steps (its values replaced during the first 256 steps, so empty space is pruned as soon as it is transparent;
+``NeRFTask._update_occupancy``); the dense grid grows at ``grid_upsample_steps`` (its optimiser state restarts there).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ __all__ = ["NeRFTrainConfig", "train", "open_scene", "scene_bounds", "load_nerf_
 BUILTIN = ("lego", "materials", "box", "forward")
 DEFAULT_LR = {"mlp": 5e-4, "hashgrid": 1e-2, "grid": 1e-1}
 BACKGROUNDS = ("random", "white", "black")
+OCC_EVERY = 16
+"""Steps between occupancy-grid updates."""
+OCC_WARMUP = 256
+"""Steps during which each occupancy update visits every cell and replaces its value."""
 
 
 @dataclass
@@ -205,6 +210,26 @@ class NeRFTask(Trainable):
         # the parameter order of model.parameters(), as at build, so that a resumed optimiser lines up
         self.optimizer.param_groups[0]["params"] = list(model.parameters())
 
+    def _update_occupancy(self, core: NeRFModel, step: int) -> None:
+        """Every ``OCC_EVERY`` steps: the occupancy grid thresholds each cell's opacity over one sample interval,
+        ``density * step`` with ``step`` the spacing of the samples along the box's diagonal (an upper bound of
+        the spacing along any ray clipped to the box). During the first ``OCC_WARMUP`` steps every cell is
+        re-evaluated and its value replaced (decay 0): the field's empty space, which starts at a uniform density
+        above the threshold, is pruned as soon as training has made it transparent, instead of after the moving
+        maximum of the initial density has decayed; afterwards the moving maximum decays by 0.95 per visit
+        (Instant-NGP)."""
+        occ = core.occupancy
+        if step % OCC_EVERY != 0:
+            return
+        if not hasattr(self, "_occ_step_size"):
+            lo, hi = (torch.as_tensor(b, dtype=torch.float64) for b in self.scene_meta["bounds"])
+            span = float((hi - lo).norm()) if self.config.clip_to_box else core.far - core.near
+            self._occ_step_size = span / self.config.n_samples
+        step_size = self._occ_step_size
+        decay = 0.0 if step < OCC_WARMUP else 0.95
+        occ.update(lambda p: core.field.density(p) * step_size, step, decay=decay, warmup_steps=OCC_WARMUP,
+                   update_every=OCC_EVERY)
+
     def loss(self, model, batch, step: int) -> torch.Tensor:
         cfg = self.config
         core: NeRFModel = getattr(model, "module", model)
@@ -213,8 +238,7 @@ class NeRFTask(Trainable):
         if cfg.field == "grid":
             self._grow_grid(core, step)
         if core.occupancy is not None:
-            step_size = (core.far - core.near) / cfg.n_samples
-            core.occupancy.update(lambda p: core.field.density(p) * step_size, step)
+            self._update_occupancy(core, step)
         bg = None
         if self.pool.has_alpha:
             if cfg.background == "random":
