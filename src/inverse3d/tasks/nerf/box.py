@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from inverse3d.datasets.scenes.sdf_box import MARGIN_BETAS, box_color, box_sdf, laplace_density
+from inverse3d.renderer.implicit.density import density_weights
 
 __all__ = ["render_box_rays", "fit_box", "BoxFitResult", "box_rays_from_scene"]
 
@@ -75,9 +76,7 @@ def render_box_rays(
         delta = torch.cat([t[:, 1:] - t[:, :-1], far[:, None] - t[:, -1:]], dim=1)  # (R, K)
     points = origins[:, None] + t[..., None] * directions[:, None]  # (R, K, 3)
     sigma = laplace_density(box_sdf(points, center, sides), beta)  # (R, K)
-    optical = sigma * delta
-    before = torch.cat([torch.zeros_like(optical[:, :1]), optical[:, :-1].cumsum(1)], dim=1)
-    weights = torch.exp(-before) * -torch.expm1(-optical)  # (R, K)
+    weights = density_weights(sigma, delta)  # (R, K)
     rgb = (weights[..., None] * box_color(points, center)).sum(1)
     return rgb, weights.sum(1)
 
