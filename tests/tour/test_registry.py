@@ -15,7 +15,7 @@ from inverse3d.viz.report import Section
 def test_every_section_module_is_registered_in_page_order():
     names = [s.name for s in sections()]
     assert names == ["triangle", "cube", "textures", "camera", "rgbd", "parametric", "implicit", "sampling",
-                     "single_view", "photoreal"]
+                     "single_view", "photoreal", "volume"]
 
 
 def test_unknown_or_empty_sections_fail_before_work(tmp_path):

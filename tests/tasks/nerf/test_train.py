@@ -198,7 +198,7 @@ def test_exact_resume(tiny_lego, tmp_path, monkeypatch):
 def test_bad_options(tmp_path):
     for bad, match in [(dict(field="voxels"), "--field"), (dict(background="green"), "--background"),
                        (dict(lr=-1.0), "--lr"), (dict(n_fine=4, n_samples=2), "--n-samples"),
-                       (dict(scene="no/such/scene"), "--scene")]:
+                       (dict(scene="no/such/scene"), "--scene"), (dict(threads=0), "--threads")]:
         cfg = NeRFTrainConfig(out_dir=str(tmp_path / "x"), **dict(TINY, **bad))
         with pytest.raises(ValueError, match=match):
             train(cfg)
@@ -265,3 +265,54 @@ def test_occupancy_prunes_empty_space_as_soon_as_it_is_transparent(tiny_lego):
     model.field.density = lambda p: torch.zeros_like(p[..., :1])
     task._update_occupancy(model, OCC_WARMUP)  # after the warm-up: the decayed maximum still holds the ball
     assert model.occupancy.occupancy_fraction() == inside
+
+
+def test_learning_rate_decays_over_the_time_budget():
+    """With --max-minutes the schedule is the larger of the step fraction and the time fraction, capped at 1."""
+    from inverse3d.tasks.nerf.train import NeRFTask
+
+    task = NeRFTask(NeRFTrainConfig(iterations=1000))
+    assert task.schedule_fraction(0) == 0.0 and task.schedule_fraction(250) == 0.25
+    timed = NeRFTask(NeRFTrainConfig(iterations=1000, max_minutes=2.0))
+    timed.seconds_before = 60.0  # a resumed run that trained one minute before
+    assert timed.schedule_fraction(100) == pytest.approx(0.5, abs=1e-3)  # half the time, a tenth of the steps
+    assert timed.schedule_fraction(900) == 0.9
+    timed.seconds_before = 600.0
+    assert timed.schedule_fraction(10) == 1.0
+
+
+def test_time_limited_run_logs_seconds_and_ends_at_a_low_rate(tiny_lego, tmp_path):
+    cfg = NeRFTrainConfig(scene=str(tiny_lego), out_dir=str(tmp_path / "r"), iterations=100_000, rays_per_step=64,
+                          n_samples=8, hash_levels=2, hash_log2_size=10, hash_finest=16, occupancy=False,
+                          max_minutes=0.05, log_every=5, progress=False, device="cpu", threads=1)
+    result = train(cfg)
+    assert 0 < result.step < 100_000
+    _, ckpt = load_nerf_checkpoint(tmp_path / "r" / "checkpoint.pt")
+    seconds = [e["seconds"] for e in ckpt["train_log"]]
+    assert seconds == sorted(seconds) and 0 < seconds[-1] <= ckpt["train_seconds"] < 60
+    lr = ckpt["optimizer"]["param_groups"][0]["lr"]
+    assert lr < cfg.learning_rate() * 0.3  # decayed by the clock, although few of the 100k steps ran
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is unavailable")
+def test_torchrun_two_processes_train_the_mlp(tiny_lego, tmp_path):
+    """``torchrun --nproc_per_node 2 -m inverse3d.cli.nerf train``: DDP over gloo, each process its own rays,
+    rank 0 alone writes and reports; the checkpoint loads and holds both processes' RNG states."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", "inverse3d.cli.nerf", "train", "--scene", str(tiny_lego), "--field", "mlp", "--out-dir", str(out),
+           "--iterations", "3", "--rays-per-step", "64", "--n-samples", "8", "--n-fine", "4", "--mlp-layers", "2",
+           "--mlp-width", "16", "--mlp-harmonics", "3", "--no-progress", "--device", "cpu"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo / "src"))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("trained mlp NeRF to step 3") == 1  # only rank 0 reports
+    model, ckpt = load_nerf_checkpoint(out / "checkpoint.pt")
+    assert ckpt["step"] == 3 and len(ckpt["rng"]) == 2
+    assert model.options.field == "mlp" and model.options.n_fine == 4

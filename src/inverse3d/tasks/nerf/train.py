@@ -5,7 +5,10 @@ run draws the same rays), renders them (``model.render_rays``: stratified + opti
 skipping) and minimises the MSE to the pixels (plus the coarse pass's MSE when there is a fine one, plus total
 variation for the dense grid). RGBA scenes are composited over a random colour per ray (``--background random``,
 which makes empty space transparent) or over white/black. The learning rate decays exponentially from ``lr`` to
-``lr * lr_final`` over the run (a function of the step: exact on resume). The occupancy grid is refreshed every 16
+``lr * lr_final`` over the run: over the steps (a function of the step, exact on resume), or, with ``--max-minutes``,
+over whichever of the steps and the time budget runs out first (the fraction done is the larger of the two, so a
+time-limited run still ends at the low rate that sharpens the field; such a run is not bit-exact on resume, since
+its schedule depends on the clock). The occupancy grid is refreshed every 16
 steps (its values replaced during the first 256 steps, so empty space is pruned as soon as it is transparent;
 ``NeRFTask._update_occupancy``); the dense grid grows at ``grid_upsample_steps`` (its optimiser state restarts there).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +74,9 @@ class NeRFTrainConfig(FieldOptions):
     log_every: int = 100
     """Print the loss and PSNR every this many steps."""
     max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint)."""
+    """Stop after this many minutes (with a checkpoint); the learning rate then decays over the time budget too."""
+    threads: int | None = None
+    """CPU threads for torch (default: torch's own choice, one per core)."""
     resume: bool = False
     """Continue --out-dir/checkpoint.pt exactly."""
     overwrite: bool = False
@@ -96,6 +102,8 @@ class NeRFTrainConfig(FieldOptions):
             raise ValueError(f"--bound must be positive; got {self.bound}")
         if self.n_fine > 0 and self.n_samples < 3:
             raise ValueError("hierarchical sampling (--n-fine > 0) needs --n-samples >= 3")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads must be >= 1; got {self.threads}")
         if self.image_size < 8:
             raise ValueError(f"--image-size must be >= 8; got {self.image_size}")
         if not self.scene:
@@ -165,6 +173,8 @@ class NeRFTask(Trainable):
         self.config = config
         self.log: list[dict[str, float]] = []
         self.resume_step = 0
+        self.seconds_before = 0.0  # training time of the run before this process resumed it
+        self._t0: float | None = None
 
     def read_checkpoint(self, path: Path) -> dict[str, Any]:
         from inverse3d.training.checkpoint import CheckpointError, read_checkpoint
@@ -174,6 +184,7 @@ class NeRFTask(Trainable):
             raise CheckpointError(path, f"holds a {ckpt.get('nerf_config', {}).get('field')!r} field, not "
                                         f"--field {self.config.field}")
         self.resume_step = int(ckpt["step"])
+        self.seconds_before = float(ckpt.get("train_seconds", 0.0))
         return ckpt
 
     def batches(self, run: Run) -> Batches:
@@ -233,8 +244,10 @@ class NeRFTask(Trainable):
     def loss(self, model, batch, step: int) -> torch.Tensor:
         cfg = self.config
         core: NeRFModel = getattr(model, "module", model)
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
         for group in self.optimizer.param_groups:
-            group["lr"] = cfg.learning_rate() * cfg.lr_final ** (step / max(cfg.iterations, 1))
+            group["lr"] = cfg.learning_rate() * cfg.lr_final ** self.schedule_fraction(step)
         if cfg.field == "grid":
             self._grow_grid(core, step)
         if core.occupancy is not None:
@@ -257,12 +270,24 @@ class NeRFTask(Trainable):
         self._last_mse = value
         if (step + 1) % cfg.log_every == 0:
             psnr = -10.0 * math.log10(max(value, 1e-12))
-            self.log.append({"step": step + 1, "mse": value, "psnr": psnr})
+            self.log.append({"step": step + 1, "mse": value, "psnr": psnr, "seconds": round(self.seconds(), 3)})
             if cfg.progress:
                 from tqdm.auto import tqdm
 
                 tqdm.write(f"step {step + 1}: loss {float(loss.detach()):.5f}  train PSNR {psnr:.2f} dB")
         return loss
+
+    def seconds(self) -> float:
+        """Training time so far, over every process that trained this run (resumes included)."""
+        return self.seconds_before + (0.0 if self._t0 is None else time.perf_counter() - self._t0)
+
+    def schedule_fraction(self, step: int) -> float:
+        """How far the run is, in [0, 1]: ``step / iterations``, or with ``--max-minutes`` the larger of that and
+        the fraction of the time budget spent."""
+        frac = step / max(self.config.iterations, 1)
+        if self.config.max_minutes is not None:
+            frac = max(frac, self.seconds() / (60.0 * self.config.max_minutes))
+        return min(frac, 1.0)
 
     def progress_postfix(self) -> dict[str, str]:
         """The training PSNR of the last step's colour MSE, for the progress bar."""
@@ -271,7 +296,7 @@ class NeRFTask(Trainable):
 
     def checkpoint_entries(self) -> dict[str, Any]:
         return {"nerf_config": self.config.field_options().to_dict(), "scene": self.scene_meta,
-                "train_log": list(self.log)}
+                "train_log": list(self.log), "train_seconds": self.seconds()}
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         self.log = list(checkpoint.get("train_log", []))
@@ -296,6 +321,8 @@ def config_dict(config: NeRFTrainConfig) -> dict[str, Any]:
 def train(config: NeRFTrainConfig) -> LoopResult:
     """Trains a NeRF as ``config`` says (module docstring); returns the core's ``LoopResult``."""
     config.check()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
                           checkpoint_every=config.checkpoint_every, resume=config.resume,
                           overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,

@@ -21,6 +21,10 @@ from inverse3d.viz.report import Section, html_table
 NAME = "photoreal"
 ORDER = 100
 SCENES = ("lego", "materials")
+SIZE, SIZE_QUICK = 128, 48
+"""Image size of the scenes written (the volume section trains on these copies)."""
+N_TRAIN, N_TRAIN_QUICK = 24, 6
+N_POINTS = 20_000
 
 
 def _over_white(rgba: torch.Tensor) -> np.ndarray:
@@ -60,8 +64,8 @@ def build(ctx: TourContext) -> Section:
         photoreal = True
     except ImportError:
         photoreal = False
-    size = 48 if ctx.quick else 128
-    n_train = 6 if ctx.quick else 24
+    size = SIZE_QUICK if ctx.quick else SIZE
+    n_train = N_TRAIN_QUICK if ctx.quick else N_TRAIN
     n_frames = 4 if ctx.quick else ctx.n_frames
     sec = Section(
         "Photorealism spectrum, part 1: multi-view scenes",
@@ -78,7 +82,7 @@ def build(ctx: TourContext) -> Section:
     for name in SCENES:
         t0 = time.perf_counter()
         folder = make_scene(name, ctx.out_dir / "scenes" / name, image_size=size, n_train=n_train, n_val=1,
-                            n_test=1, progress=False, device=ctx.device, n_points=20_000)
+                            n_test=1, progress=False, device=ctx.device, n_points=N_POINTS)
         made = time.perf_counter() - t0
         train = load_scene(folder, "train", white_background=True)
         spec = scene_spec(name)
