@@ -10,7 +10,11 @@ thread mostly waits.
 - HashGridField (16 levels x 2 features, 2^17-entry tables, 64-wide MLPs, SH colour) and DenseGridField (96^3
   density + 12 features, 64-wide colour MLP) at their defaults, 1024 rays x 64 samples, all samples evaluated;
 - the same with a 64^3 occupancy grid (a ball of radius 0.85 holding ~25% of the samples) skipping the rest;
-- one occupancy-grid update over every cell (the warm-up cost) with the hash field's density.
+- one occupancy-grid update over every cell (the warm-up cost) with the hash field's density;
+- rendering a whole frame with the NeRF task's model (``inverse3d.tasks.nerf``: samples clipped to the scene box,
+  a 64^3 occupancy grid holding a ball of radius 0.85 for the grid fields; the MLP with 64 coarse + 64 fine samples as
+  the course): seconds per 128 x 128 frame for each field type, and the peak memory of an 800 x 800 frame
+  (NeRF-synthetic's size), which ``render_rays_chunked`` bounds by rendering 8192 rays at a time.
 """
 
 from __future__ import annotations
@@ -87,6 +91,30 @@ def _occupancy_update(build, resolution: int):
     return make
 
 
+def _render_frame(field_type: str, size: int, chunk: int = 8192):
+    """``make``: a NeRF model of ``field_type`` (untrained, occupancy = a ball) and the rays of a size x size view
+    from distance 4; each call renders the frame in chunks without autograd."""
+    from inverse3d.tasks.nerf.model import FieldOptions, NeRFModel
+    from inverse3d.tasks.nerf.render import render_rays_chunked
+
+    def make():
+        torch.manual_seed(0)
+        options = FieldOptions(field=field_type, n_fine=64 if field_type == "mlp" else 0)
+        model = NeRFModel(options, BOX, near=2.0, far=6.0).eval()
+        if model.occupancy is not None:
+            model.occupancy.update(lambda p: 10.0 * (p.norm(dim=-1) < 0.85).float(), step=0, jitter=False)
+        # a pinhole camera at (0, 0, 4) looking at the origin, 40 degrees of view
+        u = torch.linspace(-1, 1, size)
+        yy, xx = torch.meshgrid(u, u, indexing="ij")
+        half = torch.tan(torch.tensor(0.35))
+        dirs = torch.stack([xx * half, -yy * half, -torch.ones_like(xx)], -1).reshape(-1, 3)
+        dirs = torch.nn.functional.normalize(dirs, dim=-1)
+        origins = torch.tensor([0.0, 0.0, 4.0]).expand_as(dirs)
+        return lambda: render_rays_chunked(model, origins, dirs, background=torch.ones(3), chunk=chunk)
+
+    return make
+
+
 def cases() -> list[Case]:
     nerf = lambda: NeRFMLP(BOX)  # noqa: E731 - the course's 8 x 256 network
     hash_field = lambda: HashGridField(BOX)  # noqa: E731
@@ -101,6 +129,10 @@ def cases() -> list[Case]:
         Case("fields step DenseGridField 1024x64 occupancy ~25%", _make_step(dense, 1024, 64, 1e-1, 0.85),
              repeats=5),
         Case("fields occupancy update 64^3 HashGridField", _occupancy_update(hash_field, 64), repeats=3),
+        Case("fields render 128x128 frame hashgrid", _render_frame("hashgrid", 128), repeats=3),
+        Case("fields render 128x128 frame grid", _render_frame("grid", 128), repeats=3),
+        Case("fields render 128x128 frame mlp (64 + 64 fine samples)", _render_frame("mlp", 128), repeats=1),
+        Case("fields render 800x800 frame hashgrid (peak memory)", _render_frame("hashgrid", 800), repeats=1),
         Case(
             "fields step tiny fields (tiny)",
             _make_step(lambda: HashGridField(BOX, n_levels=2, log2_hashmap_size=8, finest_resolution=32), 16, 8, 1e-2),

@@ -23,6 +23,7 @@ _EXPORTS = {
     "load_model_state": ".checkpoint",
     "rng_state": ".checkpoint",
     "set_rng_state": ".checkpoint",
+    "keep_freed_memory": ".memory",
     "ResumableBatchSampler": ".data",
     "to_device": ".data",
     "Dist": ".distributed",

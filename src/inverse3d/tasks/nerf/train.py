@@ -323,6 +323,9 @@ def train(config: NeRFTrainConfig) -> LoopResult:
     config.check()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    from inverse3d.training.memory import keep_freed_memory
+
+    keep_freed_memory()  # reuse each step's freed activations instead of faulting in fresh pages
     options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
                           checkpoint_every=config.checkpoint_every, resume=config.resume,
                           overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
