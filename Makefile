@@ -18,7 +18,12 @@ $(VENV)/.installed: pyproject.toml
 
 env: $(VENV)/.installed
 
-demo: env
+# The viewer extra (viser) for `inverse3d view`; the tour does not need it, so a failed install only warns.
+$(VENV)/.viewer: $(VENV)/.installed
+	$(BIN)/python -m pip install -e ".[viewer]" && touch $@ \
+		|| echo "warning: could not install viser: inverse3d view and --viewer are unavailable"
+
+demo: env $(VENV)/.viewer
 	$(BIN)/inverse3d tour -o $(OUT)
 	@echo "Open $(OUT)/index.html in a browser."
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "eval": "eval",
     "scenes": "scenes",
     "nerf": "nerf",
+    "view": "view",
 }
 
 
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parses ``argv`` (default: sys.argv[1:]), runs the chosen command and returns its exit status."""
     import tyro
 
+    from inverse3d.training.memory import keep_freed_memory
+
+    keep_freed_memory()  # training and rendering reuse freed activations instead of faulting in fresh pages
     modules = _load()
     by_type = {mod.Args: mod for mod in modules.values()}
     args = tyro.extras.subcommand_cli_from_dict(

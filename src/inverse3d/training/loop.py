@@ -16,7 +16,12 @@ entries and what to evaluate or draw at the end. ``fit_loop(task, LoopOptions(..
 - runs ``iterations`` steps with a tqdm bar showing the loss, writes ``checkpoint.pt`` atomically every
   ``checkpoint_every`` steps and at the end, stops after ``max_minutes`` (with a checkpoint), and on Ctrl-C or
   SIGTERM finishes the step, writes the checkpoint and raises ``TrainingInterrupted``;
-- writes ``config.json`` (the task's options) and ``loss.png`` (the loss curve) into ``out_dir``.
+- writes ``config.json`` (the task's options) and ``loss.png`` (the loss curve) into ``out_dir``;
+- calls the ``LoopHook``s made active by ``with loop_hooks(hook, ...)`` on rank 0: ``on_start(run, task, model)``
+  before the first step, ``on_step(StepInfo)`` after every step, ``on_end(result)`` after ``finish``. A hook
+  observes (e.g. ``inverse3d.viewer.LiveViewer`` streams the prediction to a browser); it must not change the
+  weights or draw from the global RNG, and it throttles itself (``on_step`` runs inside the timed loop). A command
+  adds one around the task's own ``train(config)``, which needs no change: ``with loop_hooks(viewer): train(cfg)``.
 
 A new task in a few lines (see ``inverse3d.tasks.single_view.train`` for a full one)::
 
@@ -38,6 +43,8 @@ A new task in a few lines (see ``inverse3d.tasks.single_view.train`` for a full 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import random
 import signal
@@ -208,6 +215,50 @@ class Trainable(Protocol):
     def finish(self, run: Run, result: LoopResult) -> dict[str, Path]:
         """Evaluates or draws at the end, on every process (``run.is_main`` writes); returns the files written."""
         return {}
+
+
+@dataclass
+class StepInfo:
+    """What ``LoopHook.on_step`` sees after step ``step`` (1-based count of steps done): the step's (process-mean)
+    loss, the unwrapped model, the task, the step's batch and the run."""
+
+    step: int
+    loss: float
+    model: torch.nn.Module
+    task: Any
+    batch: Any
+    run: Run
+
+
+class LoopHook(Protocol):
+    """An observer of ``fit_loop`` on rank 0 (module docstring); every method is optional (asked with getattr)."""
+
+    def on_start(self, run: Run, task: Any, model: torch.nn.Module) -> None: ...
+
+    def on_step(self, info: StepInfo) -> None: ...
+
+    def on_end(self, result: LoopResult) -> None: ...
+
+
+_HOOKS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar("inverse3d_loop_hooks", default=())
+
+
+@contextlib.contextmanager
+def loop_hooks(*hooks: Any):
+    """Makes ``hooks`` (``LoopHook``s) active for the ``fit_loop`` calls inside the ``with`` block (nested blocks
+    add to the outer ones)."""
+    token = _HOOKS.set(_HOOKS.get() + tuple(h for h in hooks if h is not None))
+    try:
+        yield
+    finally:
+        _HOOKS.reset(token)
+
+
+def _call_hooks(hooks: tuple[Any, ...], method: str, *args: Any) -> None:
+    for hook in hooks:
+        fn = getattr(hook, method, None)
+        if fn is not None:
+            fn(*args)
 
 
 class StopFlag:
@@ -384,13 +435,16 @@ def _fit_loop(task: Trainable, options: LoopOptions, ckpt_path: Path, dist_info:
 
     files: dict[str, Path] = {}
     model.train()
+    hooks = _HOOKS.get() if is_main else ()
+    _call_hooks(hooks, "on_start", run, task, core)
     bar = tqdm(total=options.iterations, initial=min(step, options.iterations), desc=task.name,
                disable=not (options.progress and is_main), dynamic_ncols=True)
     written: Path | None = None
     deadline = None if options.max_minutes is None else time.perf_counter() + 60.0 * options.max_minutes
     with StopFlag() as stop:
         while step < options.iterations:
-            loss = task.loss(model, next_batch(step), step)
+            batch = next_batch(step)
+            loss = task.loss(model, batch, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -403,6 +457,8 @@ def _fit_loop(task: Trainable, options: LoopOptions, ckpt_path: Path, dist_info:
             bar.update(1)
             extra = getattr(task, "progress_postfix", None)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", **(extra() if extra is not None else {}))
+            if hooks:
+                _call_hooks(hooks, "on_step", StepInfo(step, losses[-1], core, task, batch, run))
             if report[1] > 0:
                 written = checkpoint()
                 if is_main:
@@ -428,5 +484,6 @@ def _fit_loop(task: Trainable, options: LoopOptions, ckpt_path: Path, dist_info:
             files["loss"] = plot_loss_curve(out / "loss.png", losses, task.name)
     result = LoopResult(core, losses, step, written, files, 0.0, rank)
     files.update(task.finish(run, result))
+    _call_hooks(hooks, "on_end", result)
     result.seconds = time.perf_counter() - t0
     return result
