@@ -1,6 +1,6 @@
 """The package's floors: higher floors use lower ones, never the reverse.
 
-    cli -> tour -> tasks -> training / models / datasets / metrics -> viz -> the library (vis among it)
+    cli -> tour, viewer -> tasks -> training / models / datasets / metrics -> viz -> the library (vis among it)
 
 Every module under ``src/inverse3d`` is parsed (``ast``) and each ``import`` of an ``inverse3d`` module, at the top or
 inside a function, is checked against the floor of the importing module. On top of the floors: a task uses no other
@@ -22,7 +22,7 @@ FLOORS = {
     "viz": 1,
     "metrics": 2, "datasets": 2, "models": 2, "training": 2,
     "tasks": 3,
-    "tour": 4,
+    "tour": 4, "viewer": 4,
     "cli": 5,
 }
 

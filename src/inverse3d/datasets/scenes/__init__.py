@@ -64,6 +64,14 @@ _EXPORTS = {
     "estimate_near_far": ".dataset",
     "FORMATS": ".dataset",
     "scene_info": ".info",
+    # what training on a scene needs
+    "RayPool": ".rays",
+    "RayBatch": ".rays",
+    "scene_path": ".training",
+    "open_scene": ".training",
+    "scene_bounds": ".training",
+    "camera_summary": ".training",
+    "orbit_cameras": ".training",
     # the formats
     "read_blender": ".blender",
     "write_blender_split": ".blender",

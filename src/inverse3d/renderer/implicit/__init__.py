@@ -21,6 +21,7 @@ _EXPORTS = {
     "HeterogeneousRayBundle": ".utils",
     "RayBundle": ".utils",
     "ray_bundle_to_ray_points": ".utils",
+    "ray_box_range": ".utils",
     "ray_bundle_variables_to_ray_points": ".utils",
     "sample_pdf": ".sample_pdf",
     "ray_deltas": ".density",

@@ -3,7 +3,8 @@
 A ray bundle holds, for every ray, an origin ``o`` and a direction ``d`` (both world coordinates, ``d`` not
 necessarily of unit length) and the ``lengths`` ``t_k`` at which the ray is sampled; its points are
 ``o + t_k d``. With the grid raysamplers ``d`` is the world displacement of one unit of view depth, so ``t_k`` are
-view-space depths (the rasteriser's ``zbuf``).
+view-space depths (the rasteriser's ``zbuf``). ``ray_box_range`` clips rays to an axis-aligned box (where a field
+lives), for placing samples only inside it.
 """
 
 from __future__ import annotations
@@ -102,3 +103,15 @@ def _validate_ray_bundle_variables(
         raise ValueError(f"ray bundle: shapes may differ only in the last dimension; got {shapes}")
     if rays_origins.shape[-1] != 3 or rays_directions.shape[-1] != 3:
         raise ValueError(f"ray bundle: origins and directions must end in 3; got {shapes}")
+
+def ray_box_range(origins: torch.Tensor, directions: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
+                  near: float, far: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lengths (R, 1), (R, 1) where rays (R, 3) enter and leave the box [lo, hi], clipped to [near, far]; equal
+    (an empty range at ``far``) for rays that miss it."""
+    lo, hi = lo.to(origins), hi.to(origins)
+    safe = torch.where(directions.abs() < 1e-12, torch.full_like(directions, 1e-12), directions)
+    t0, t1 = (lo - origins) / safe, (hi - origins) / safe
+    enter = torch.minimum(t0, t1).amax(-1, keepdim=True).clamp(min=near, max=far)
+    leave = torch.maximum(t0, t1).amin(-1, keepdim=True).clamp(min=near, max=far)
+    miss = leave <= enter
+    return torch.where(miss, torch.full_like(enter, far), enter), torch.where(miss, torch.full_like(leave, far), leave)

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from inverse3d.renderer.implicit.utils import ray_box_range
+
 __all__ = ["FieldOptions", "NeRFModel", "build_field", "render_rays", "ray_box_range", "grid_resolution_at",
            "FIELD_TYPES"]
 
@@ -170,18 +172,6 @@ def _evaluate(field: nn.Module, occupancy, points: torch.Tensor, dirs: torch.Ten
     rgb = rgb_in.new_zeros(R * S, 3).index_put((index,), rgb_in).view(R, S, 3)
     return sigma, rgb
 
-
-def ray_box_range(origins: torch.Tensor, directions: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
-                  near: float, far: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lengths (R, 1), (R, 1) where rays (R, 3) enter and leave the box [lo, hi], clipped to [near, far]; equal
-    (an empty range at ``far``) for rays that miss it."""
-    lo, hi = lo.to(origins), hi.to(origins)
-    safe = torch.where(directions.abs() < 1e-12, torch.full_like(directions, 1e-12), directions)
-    t0, t1 = (lo - origins) / safe, (hi - origins) / safe
-    enter = torch.minimum(t0, t1).amax(-1, keepdim=True).clamp(min=near, max=far)
-    leave = torch.maximum(t0, t1).amin(-1, keepdim=True).clamp(min=near, max=far)
-    miss = leave <= enter
-    return torch.where(miss, torch.full_like(enter, far), enter), torch.where(miss, torch.full_like(leave, far), leave)
 
 
 def _composite(sigma, rgb, t, far, norms, background):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import torch
 
+from inverse3d.datasets.scenes.training import orbit_cameras
 from inverse3d.tasks.nerf.model import NeRFModel, render_rays
 
 __all__ = ["render_rays_chunked", "render_view", "orbit_cameras", "render_turntable", "depth_to_gray"]
@@ -36,27 +37,6 @@ def render_view(model: NeRFModel, scene, index: int, background=None, chunk: int
     return {"rgb": out["rgb"].reshape(H, W, 3), "depth": out["depth"].reshape(H, W),
             "opacity": out["opacity"].reshape(H, W)}
 
-
-def orbit_cameras(meta: dict, n_frames: int, image_size: int | None = None, device="cpu"):
-    """``n_frames`` cameras on a circle around the scene box's centre at the training cameras' mean distance and
-    elevation (+Y up), with view 0's intrinsics (scaled to ``image_size`` pixels wide)."""
-    from inverse3d.datasets.scenes import cameras_from_c2w, look_at_c2w
-
-    lo, hi = (np.asarray(b, dtype=np.float64) for b in meta["bounds"])
-    centre = 0.5 * (lo + hi)
-    cams = meta["cameras"]
-    eyes = np.asarray(cams["centres"], dtype=np.float64) - centre
-    radius = float(np.linalg.norm(eyes, axis=1).mean())
-    elevation = float(np.mean(np.arcsin(np.clip(eyes[:, 1] / np.linalg.norm(eyes, axis=1).clip(1e-9), -1, 1))))
-    angles = np.linspace(0.0, 2 * math.pi, n_frames, endpoint=False)
-    ring = np.stack([np.cos(elevation) * np.sin(angles), np.full_like(angles, np.sin(elevation)),
-                     np.cos(elevation) * np.cos(angles)], axis=1) * radius + centre
-    c2w = look_at_c2w(ring, centre)
-    scale = 1.0 if image_size is None else image_size / cams["width"]
-    W, H = round(cams["width"] * scale), round(cams["height"] * scale)
-    fx, fy = cams["fx"] * scale, cams["fy"] * scale
-    cameras = cameras_from_c2w(torch.from_numpy(c2w).float(), fx, fy, W / 2, H / 2, W, H, convention="opengl")
-    return cameras.to(device), (H, W)
 
 
 def depth_to_gray(depth: torch.Tensor, opacity: torch.Tensor, near: float, far: float) -> torch.Tensor:

@@ -24,12 +24,12 @@ from typing import Any
 
 import torch
 
+from inverse3d.datasets.scenes.training import BUILTIN, camera_summary, open_scene, scene_bounds, scene_path
 from inverse3d.tasks.nerf.model import FieldOptions, NeRFModel, grid_resolution_at
 from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
 
 __all__ = ["NeRFTrainConfig", "train", "open_scene", "scene_bounds", "load_nerf_checkpoint", "NeRFTask"]
 
-BUILTIN = ("lego", "materials", "box", "forward")
 DEFAULT_LR = {"mlp": 5e-4, "hashgrid": 1e-2, "grid": 1e-1}
 BACKGROUNDS = ("random", "white", "black")
 OCC_EVERY = 16
@@ -116,54 +116,8 @@ class NeRFTrainConfig(FieldOptions):
         return DEFAULT_LR[self.field] if self.lr is None else float(self.lr)
 
 
-def scene_path(config: NeRFTrainConfig, progress: bool = False) -> Path:
-    """The scene folder: ``config.scene`` if it exists, else the built-in scene generated into --data-root."""
-    path = Path(config.scene)
-    if path.exists():
-        return path
-    if config.scene in BUILTIN:
-        from inverse3d.datasets.scenes import make_scene
-
-        return make_scene(config.scene, Path(config.data_root) / f"{config.scene}_{config.image_size}",
-                          image_size=config.image_size, progress=progress)
-    raise ValueError(f"--scene {config.scene}: no such folder, and not a built-in scene ({', '.join(BUILTIN)})")
 
 
-def open_scene(path: Path, split: str, downscale: int, white_background: bool):
-    from inverse3d.datasets.scenes import load_scene
-
-    return load_scene(path, split, downscale=downscale, white_background=white_background)
-
-
-def scene_bounds(scene, path: Path, bound: float | None) -> tuple[list[float], list[float]]:
-    """The field's box: ``[-bound, bound]^3``, else the built-in manifest's bounds or the scene's points padded by
-    10%, else ``[-1.5, 1.5]^3``."""
-    if bound is not None:
-        return [-bound] * 3, [bound] * 3
-    lo = hi = None
-    manifest = Path(path) / "manifest.json"
-    if manifest.is_file():
-        try:
-            lo, hi = json.loads(manifest.read_text())["scene"]["bounds"]
-        except (KeyError, ValueError, TypeError):
-            lo = hi = None
-    if lo is None and getattr(scene, "points", None) is not None and len(scene.points) > 0:
-        lo, hi = scene.points.min(0).tolist(), scene.points.max(0).tolist()
-    if lo is None:
-        return [-1.5] * 3, [1.5] * 3
-    lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
-    pad = 0.1 * (hi_t - lo_t).clamp(min=1e-3)
-    return (lo_t - pad).tolist(), (hi_t + pad).tolist()
-
-
-def camera_summary(scene) -> dict[str, Any]:
-    """What ``render`` needs to orbit the scene: intrinsics of view 0 and the cameras' centres."""
-    import numpy as np
-
-    f = scene.frames[0]
-    centres = np.stack([fr.c2w[:3, 3] for fr in scene.frames])
-    return {"fx": float(f.fx), "fy": float(f.fy), "width": int(f.width), "height": int(f.height),
-            "centres": centres.tolist()}
 
 
 class NeRFTask(Trainable):
