@@ -7,7 +7,7 @@ import pytest
 import inverse3d
 
 SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common", "viz", "vis", "datasets",
-               "datasets.scenes", "metrics", "models.fields", "viewer"]
+               "datasets.scenes", "metrics", "models.fields", "viewer", "renderer.splatting"]
 
 # Names a program written against PyTorch3D imports (CONVENTIONS.md), by subpackage.
 PYTORCH3D_NAMES = {

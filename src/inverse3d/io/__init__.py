@@ -16,6 +16,8 @@ _EXPORTS = {
     "load_rgbd": ".rgbd_io",
     "RGBDImage": ".rgbd_io",
     "IO": ".pluggable",
+    "load_gaussians_ply": ".gaussian_ply",
+    "save_gaussians_ply": ".gaussian_ply",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

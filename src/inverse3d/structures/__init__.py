@@ -10,6 +10,7 @@ _EXPORTS = {
     "join_pointclouds_as_batch": ".pointclouds",
     "join_pointclouds_as_scene": ".pointclouds",
     "Volumes": ".volumes",
+    "Gaussians": ".gaussians",
     "list_to_packed": ".utils",
     "list_to_padded": ".utils",
     "packed_to_list": ".utils",
