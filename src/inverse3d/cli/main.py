@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "scenes": "scenes",
     "nerf": "nerf",
     "splat": "splat",
+    "invert": "invert",
     "view": "view",
 }
 
