@@ -154,3 +154,32 @@ def test_bad_viewer_address_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match="--viewer"):
         run(args)
     assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_splat_training_streams_the_gaussians(files, tmp_path, capsys):
+    pytest.importorskip("viser", reason="the viewer extra is not installed")
+    from inverse3d.cli.splat import Train, run_train
+
+    args = Train(scene=str(files["box"]), out_dir=str(tmp_path / "run"), iterations=3, progress=False,
+                 device="cpu", viewer="127.0.0.1:0")
+    assert run_train(args) == 0
+    out = capsys.readouterr().out
+    assert "live viewer at http://127.0.0.1:" in out and "Gaussians to step 3" in out
+    summary = out.split("live viewer: ")[1].splitlines()[0]
+    assert int(summary.split(" predictions")[0]) >= 1 and "errors" not in summary
+
+
+def test_splat_prediction_is_the_models_gaussians():
+    from inverse3d.tasks.splat.model import GaussianModel
+    from inverse3d.viewer.live import splat_prediction
+
+    model = GaussianModel(5, sh_degree=1)
+    with torch.no_grad():
+        model.means.normal_()
+        model.log_scales.fill_(-2.0)
+        model.opacity_logits.fill_(0.0)
+    item = splat_prediction(None, model, None, None)
+    assert item.centers.shape == (5, 3) and np.allclose(item.centers, model.means.detach().numpy())
+    assert np.allclose(item.covariances, np.exp(-4.0) * np.eye(3), atol=1e-7)  # identity rotation, scale e^-2
+    assert np.allclose(item.opacities, 0.5) and np.allclose(item.rgbs, 0.5)

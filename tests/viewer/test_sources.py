@@ -217,3 +217,18 @@ def test_without_viser_the_commands_name_the_extra(files, tmp_path, monkeypatch)
             pass
     with training_viewer(None) as live:  # no --viewer: nothing is needed
         assert live is None
+
+
+def test_splat_checkpoint_shows_its_gaussians(files, tmp_path):
+    """A ``splat train`` checkpoint opens as its Gaussians, the same as the PLY the run exported."""
+    from inverse3d.tasks.splat.train import SplatTrainConfig, train
+
+    out = tmp_path / "splat"
+    train(SplatTrainConfig(scene=str(files["box"]), out_dir=str(out), iterations=2, progress=False, device="cpu",
+                           init_points=30, sh_degree=1))
+    from_ckpt = load_source(out / "checkpoint.pt")
+    from_ply = load_source(out / "gaussians.ply")
+    assert isinstance(from_ckpt, GaussiansItem) and isinstance(from_ply, GaussiansItem)
+    np.testing.assert_allclose(from_ckpt.centers, from_ply.centers, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(from_ckpt.covariances, from_ply.covariances, rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(from_ckpt.rgbs, from_ply.rgbs, atol=1e-6)

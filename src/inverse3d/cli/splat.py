@@ -18,6 +18,10 @@ class Train(SplatTrainConfig):
     checkpoint.pt, gaussians.ply (the 3DGS PLY layout), progress.gif, psnr.png, loss.png, config.json and log.json
     into --out-dir. Continue with --resume; replace with --overwrite."""
 
+    viewer: Optional[str] = None
+    """Stream the step, loss and the current Gaussians to a browser viewer at [HOST:]PORT while training (e.g. 8080;
+    needs the viewer extra, pip install -e '.[viewer]')."""
+
 
 @dataclass
 class Render:
@@ -109,8 +113,11 @@ def run_train(args: Train) -> int:
 
     args.device = str(resolve_device(args.device))
     args.check()
+    from inverse3d.viewer.live import training_viewer
+
     try:
-        result = train(args)
+        with training_viewer(args.viewer):
+            result = train(args)
     except TrainingInterrupted as stop:
         if stop.path is not None:
             print(f"interrupted at step {stop.step}; checkpoint: {stop.path} (continue with --resume)")

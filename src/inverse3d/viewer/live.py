@@ -111,9 +111,20 @@ def single_view_prediction(task, model, batch, camera) -> Any:
     return MeshItem("prediction", verts[0].numpy(), faces[0].long().numpy())
 
 
+def splat_prediction(task, model, batch, camera) -> Any:
+    """The Gaussians themselves, drawn natively by the viewer (viser's splats) from wherever the user looks."""
+    from inverse3d.viewer.sources import gaussians_item
+
+    with torch.no_grad():
+        return gaussians_item("prediction", model.means.detach().cpu(), model.log_scales.detach().cpu(),
+                              model.quats.detach().cpu(), model.sh_dc.detach().cpu().reshape(-1, 3),
+                              model.opacity_logits.detach().cpu())
+
+
 LIVE_PREDICTIONS: dict[str, Callable[..., Any]] = {
     "NeRFTask": nerf_prediction,
     "SurfaceTask": surface_prediction,
+    "SplatTask": splat_prediction,
     "SingleViewTraining": single_view_prediction,
 }
 """Task class name -> ``fn(task, model, batch, camera)`` returning an item or an (H, W, 3) image in [0, 1]."""

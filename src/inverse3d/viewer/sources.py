@@ -11,6 +11,7 @@ kind                      recognised by
 ``PointsItem``            a .ply without faces, an .npz with ``points``/``xyz``, an (N, 3|6) .npy
 ``VoxelsItem``            an .npz with ``voxels``/``occupancy``, or a .pt holding a (D, H, W) tensor or such a dict
 ``SceneItem``             a folder (or transforms*.json) that ``inverse3d.datasets.scenes.load_scene`` reads
+``GaussiansItem``         also a ``splat train`` checkpoint (.pt): its Gaussians as they are
 ``CheckpointItem``        a .pt written by the training core (``format == "inverse3d-train"``); its task from
                           ``checkpoint_task`` (table ``inverse3d.viewer.checkpoints.CHECKPOINT_VIEWS``)
 ========================  =====================================================================================
@@ -232,6 +233,14 @@ def _read_pt(path: Path) -> Item:
     except Exception as err:
         first = (str(err).strip().splitlines() or [""])[0][:160]
         raise MeshFileError(path, f"cannot be read as a torch file ({type(err).__name__}: {first})") from err
+    if isinstance(obj, dict) and obj.get("format") == FORMAT and "splat" in obj:
+        # a Gaussian splatting checkpoint: its Gaussians, drawn natively like a 3DGS PLY
+        state = obj.get("model", {})
+        missing = [k for k in ("means", "log_scales", "quats", "sh_dc", "opacity_logits") if k not in state]
+        if missing:
+            raise MeshFileError(path, f"is a splatting checkpoint without {', '.join(missing)}")
+        return gaussians_item(path.name, state["means"], state["log_scales"], state["quats"],
+                              state["sh_dc"].reshape(-1, 3), state["opacity_logits"].reshape(-1))
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         from inverse3d.viewer.checkpoints import checkpoint_task
 
