@@ -7,7 +7,8 @@ import pytest
 import inverse3d
 
 SUBPACKAGES = ["structures", "transforms", "renderer", "ops", "loss", "io", "utils", "common", "viz", "vis", "datasets",
-               "datasets.scenes", "metrics", "models.fields", "viewer", "renderer.splatting"]
+               "datasets.scenes", "metrics", "models.fields", "viewer", "renderer.splatting", "renderer.sdf",
+               "tasks.surface", "tasks.splat", "tasks.invert"]
 
 # Names a program written against PyTorch3D imports (CONVENTIONS.md), by subpackage.
 PYTORCH3D_NAMES = {

@@ -15,7 +15,7 @@ from inverse3d.viz.report import Section
 def test_every_section_module_is_registered_in_page_order():
     names = [s.name for s in sections()]
     assert names == ["triangle", "cube", "textures", "camera", "rgbd", "parametric", "implicit", "sampling",
-                     "single_view", "photoreal", "volume"]
+                     "single_view", "photoreal", "volume", "surfaces", "splatting", "diffrender"]
 
 
 def test_unknown_or_empty_sections_fail_before_work(tmp_path):
@@ -54,3 +54,16 @@ def test_second_tour_into_the_same_folder_is_refused(tmp_path, monkeypatch):
     (out / ".inverse3d.lock").unlink()
     assert build_tour(out, log=lambda s: None).is_file()
     assert not (out / ".inverse3d.lock").exists()
+
+
+def test_sections_option_help_names_every_section():
+    """``inverse3d tour --help`` lists the sections --sections accepts: none forgotten when one is added."""
+    import inspect
+    import re
+
+    import inverse3d.cli.tour as cli_tour
+
+    source = inspect.getsource(cli_tour.Args)
+    doc = source.split("sections: tuple[str, ...]", 1)[1].split('"""')[1]
+    listed = re.findall(r"[a-z_]+", doc.split("page order:", 1)[1].split(";", 1)[0])
+    assert listed == [s.name for s in sections()]

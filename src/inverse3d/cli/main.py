@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "eval": "eval",
     "scenes": "scenes",
     "nerf": "nerf",
+    "surface": "surface",
     "splat": "splat",
     "invert": "invert",
     "view": "view",

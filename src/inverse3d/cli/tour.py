@@ -12,8 +12,9 @@ import tyro
 @dataclass
 class Args:
     """Render the inverse3d tour: triangles, a cube face by face, textured and retextured meshes, camera moves,
-    point clouds from RGB-D, parametric and implicit surfaces, sampled points, and fitting/training results, as
-    turntable GIFs on one HTML page (OUT/index.html)."""
+    point clouds from RGB-D, parametric and implicit surfaces, sampled points, fitting/training results, multi-view
+    scenes, NeRF, neural surfaces, Gaussian splatting and differentiable rendering, as turntable GIFs and figures on
+    one HTML page (OUT/index.html)."""
 
     output: Annotated[str, tyro.conf.arg(aliases=("-o",), metavar="PATH")] = "out/tour"
     """Folder to write index.html and its media into (created if missing)."""
@@ -28,8 +29,9 @@ class Args:
     device: str = "cpu"
     """Torch device to render on: cpu, cuda, cuda:1, mps, or auto (CUDA, then MPS, when present)."""
     sections: tuple[str, ...] = ()
-    """Build only these sections, in page order: triangle, cube, textures, camera, rgbd, parametric, implicit,
-    sampling, single_view (one module each in inverse3d/tour/sections); default all."""
+    """Build only these sections (one module each in inverse3d/tour/sections), in page order: triangle, cube,
+    textures, camera, rgbd, parametric, implicit, sampling, single_view, photoreal, volume, surfaces, splatting,
+    diffrender; default all. A name that does not exist is refused with the list of those that do."""
     quick: bool = False
     """Shorter fitting and training runs (for smoke tests); the page says so."""
 

@@ -26,6 +26,9 @@ _EXPORTS = {
     "spherical_harmonics": ".encodings",
     "SphericalHarmonicsEncoding": ".encodings",
     "trunc_exp": ".encodings",
+    "SDFField": ".sdf",
+    "SDFMLP": ".sdf",
+    "HashGridSDF": ".sdf",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)

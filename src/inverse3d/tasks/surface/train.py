@@ -1,0 +1,266 @@
+"""Training VolSDF or NeuS on any scene the data layer reads, through the training core (``fit_loop``).
+
+Each step draws ``rays_per_step`` random rays over all training views (the NeRF task's ``RayPool``, from the global
+RNG, so a resumed run draws the same rays), renders them (``render.render_rays``) and minimises
+
+    L = |rgb - target|_1 + eikonal_weight * mean((|grad f| - 1)^2) + mask_weight * BCE(opacity, alpha)
+
+(the L1 colour loss of VolSDF/NeuS, IGR's eikonal term on the ray samples' SDF gradients, and for scenes with alpha
+NeuS's mask loss). RGBA scenes are composited over white (``--background white``, the default: the evaluation's
+background too), black or a random colour per ray. The learning rate warms up linearly over ``warmup`` steps and
+then decays with a cosine to ``lr * lr_final`` (a function of the step: exact on resume).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inverse3d.tasks.surface.render import SurfaceModel, SurfaceOptions
+from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+
+__all__ = ["SurfaceTrainConfig", "train_surface", "load_surface_checkpoint", "SurfaceTask", "learning_rate_at"]
+
+BUILTIN = ("lego", "materials", "box", "forward")
+BACKGROUNDS = ("white", "black", "random")
+DEFAULT_LR = {"mlp": 5e-4, "hashgrid": 1e-2}
+
+
+@dataclass
+class SurfaceTrainConfig(SurfaceOptions):
+    """Options of ``inverse3d surface train`` (the model's options are ``SurfaceOptions``)."""
+
+    scene: str = "lego"
+    """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
+    forward), generated into --data-root/NAME_SIZE on first use."""
+    data_root: str = "data/scenes"
+    """Where built-in scenes are generated."""
+    image_size: int = 128
+    """Image size of a generated built-in scene."""
+    downscale: int = 1
+    """Read the scene's images downscaled by 1, 2, 4 or 8."""
+    out_dir: str = "out/surface"
+    """Folder for checkpoint.pt, loss.png, config.json and log.json (locked while training)."""
+    iterations: int = 3000
+    """Training steps."""
+    rays_per_step: int = 512
+    """Random rays per step, over all training views."""
+    lr: float | None = None
+    """Adam's learning rate (default: 5e-4 for --sdf mlp, 1e-2 for hashgrid)."""
+    lr_final: float = 0.05
+    """The learning rate decays (cosine) to lr * lr_final at the last step."""
+    warmup: int = 100
+    """Steps of linear learning-rate warm-up."""
+    eikonal_weight: float = 0.1
+    """Weight of the eikonal term."""
+    mask_weight: float = 0.1
+    """Weight of the mask loss (BCE of the opacity against the images' alpha; scenes with alpha only)."""
+    background: str = "white"
+    """RGBA scenes: composite the training pixels over "white", "black" or a "random" colour per ray."""
+    bound: float | None = None
+    """Half-size of the scene box [-bound, bound]^3 (default: the scene's own bounds, padded 10%, or 1.5)."""
+    seed: int = 0
+    """Seed of the initialisation, the ray draws and the samples."""
+    checkpoint_every: int = 250
+    """Write the checkpoint every this many steps."""
+    log_every: int = 100
+    """Print the loss and PSNR every this many steps."""
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint)."""
+    resume: bool = False
+    """Continue --out-dir/checkpoint.pt exactly."""
+    overwrite: bool = False
+    """Replace an existing checkpoint in --out-dir."""
+    device: str = "auto"
+    """Torch device: auto, cpu, cuda, cuda:N or mps."""
+    progress: bool = True
+    """Show the progress bar."""
+    threads: int | None = None
+    """CPU threads for torch (default: torch's own choice, one per core; 1 is often faster on a busy machine)."""
+
+    def check(self) -> None:
+        SurfaceOptions.check(self)
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads must be >= 1; got {self.threads}")
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"--background must be one of {', '.join(BACKGROUNDS)}; got {self.background!r}")
+        if self.iterations < 1 or self.rays_per_step < 1 or self.log_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("--iterations, --rays-per-step, --checkpoint-every and --log-every must be >= 1")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"--lr must be positive; got {self.lr}")
+        if not 0 < self.lr_final <= 1:
+            raise ValueError(f"--lr-final must be in (0, 1]; got {self.lr_final}")
+        if self.warmup < 0:
+            raise ValueError(f"--warmup must be >= 0; got {self.warmup}")
+        for name in ("eikonal_weight", "mask_weight"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0; got {v}")
+        if self.bound is not None and not (math.isfinite(self.bound) and self.bound > 0):
+            raise ValueError(f"--bound must be positive; got {self.bound}")
+        if self.image_size < 8:
+            raise ValueError(f"--image-size must be >= 8; got {self.image_size}")
+        if self.downscale not in (1, 2, 4, 8):
+            raise ValueError(f"--downscale must be 1, 2, 4 or 8; got {self.downscale}")
+        if not self.scene:
+            raise ValueError("--scene must name a scene folder or a built-in scene")
+
+    def model_options(self) -> SurfaceOptions:
+        return SurfaceOptions(**{k: getattr(self, k) for k in SurfaceOptions.__dataclass_fields__})
+
+    def learning_rate(self) -> float:
+        return DEFAULT_LR[self.sdf] if self.lr is None else float(self.lr)
+
+
+def learning_rate_at(config: SurfaceTrainConfig, step: int) -> float:
+    """The learning rate of step ``step`` (0-based): linear warm-up, then cosine decay to ``lr * lr_final``."""
+    lr = config.learning_rate()
+    if step < config.warmup:
+        return lr * (step + 1) / config.warmup
+    span = max(config.iterations - config.warmup, 1)
+    progress = min((step - config.warmup) / span, 1.0)
+    return lr * (config.lr_final + (1.0 - config.lr_final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _scene_path(config: SurfaceTrainConfig, progress: bool = False) -> Path:
+    from inverse3d.datasets.scenes.training import scene_path
+
+    return scene_path(config, progress)  # reads .scene, .data_root, .image_size
+
+
+class SurfaceTask(Trainable):
+    name = "surface"
+
+    def __init__(self, config: SurfaceTrainConfig) -> None:
+        self.config = config
+        self.name = f"train {config.method}"
+        self.log: list[dict[str, float]] = []
+
+    def read_checkpoint(self, path: Path) -> dict[str, Any]:
+        from inverse3d.training.checkpoint import CheckpointError, read_checkpoint
+
+        ckpt = read_checkpoint(path)
+        old = ckpt.get("surface_config", {})
+        mine = self.config.model_options().to_dict()
+        for key in ("method", "sdf"):
+            if old.get(key) != mine[key]:
+                raise CheckpointError(path, f"holds a --{key} {old.get(key)!r} model, not --{key} {mine[key]}")
+        return ckpt
+
+    def batches(self, run: Run) -> Batches:
+        from inverse3d.datasets.scenes.rays import RayPool
+        from inverse3d.datasets.scenes.training import camera_summary, open_scene, scene_bounds
+
+        cfg = self.config
+        self.path = _scene_path(cfg, progress=run.is_main and cfg.progress)
+        scene = open_scene(self.path, "train", cfg.downscale, white_background=False)
+        self.scene_meta = {"path": str(self.path), "near": scene.near, "far": scene.far,
+                           "bounds": scene_bounds(scene, self.path, cfg.bound), "cameras": camera_summary(scene),
+                           "format": scene.format}
+        self.pool = RayPool(scene, run.device)
+        self.scene_meta["has_alpha"] = self.pool.has_alpha
+        n = cfg.rays_per_step
+        return Batches(of_step=lambda step: self.pool.sample(n))
+
+    def build(self, run: Run):
+        cfg = self.config
+        self.model = SurfaceModel(cfg.model_options(), self.scene_meta["bounds"], self.scene_meta["near"],
+                                  self.scene_meta["far"]).to(run.device)
+        eps = 1e-15 if cfg.sdf == "hashgrid" else 1e-8
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate(), eps=eps)
+        return self.model, self.optimizer
+
+    def loss(self, model, batch, step: int) -> torch.Tensor:
+        cfg = self.config
+        core: SurfaceModel = getattr(model, "module", model)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate_at(cfg, step)
+        bg = None
+        if self.pool.has_alpha:
+            if cfg.background == "random":
+                bg = torch.rand(batch.rgb.shape[0], 3, device=batch.rgb.device)
+            elif cfg.background == "white":
+                bg = torch.ones(3, device=batch.rgb.device)
+        target = batch.target(bg)
+        out = model(batch.origins, batch.directions, stratified=True, background=bg, with_gradients=True)
+        from inverse3d.tasks.surface.losses import eikonal_loss
+
+        color = (out["rgb"] - target).abs().mean()
+        loss = color + cfg.eikonal_weight * eikonal_loss(out["gradients"])
+        if self.pool.has_alpha and cfg.mask_weight > 0:
+            opacity = out["opacity"].clamp(1e-4, 1 - 1e-4)
+            loss = loss + cfg.mask_weight * torch.nn.functional.binary_cross_entropy(opacity, batch.alpha)
+        mse = float((out["rgb"].detach() - target).square().mean())
+        self._last_mse = mse
+        if (step + 1) % cfg.log_every == 0:
+            psnr = -10.0 * math.log10(max(mse, 1e-12))
+            self.log.append({"step": step + 1, "loss": float(loss.detach()), "psnr": psnr, **core.sharpness()})
+            if cfg.progress:
+                from tqdm.auto import tqdm
+
+                extra = "  ".join(f"{k} {v:.4g}" for k, v in core.sharpness().items())
+                tqdm.write(f"step {step + 1}: loss {float(loss.detach()):.5f}  train PSNR {psnr:.2f} dB  {extra}")
+        return loss
+
+    def progress_postfix(self) -> dict[str, str]:
+        mse = getattr(self, "_last_mse", None)
+        return {} if mse is None else {"psnr": f"{-10.0 * math.log10(max(mse, 1e-12)):.2f} dB"}
+
+    def checkpoint_entries(self) -> dict[str, Any]:
+        return {"surface_config": self.config.model_options().to_dict(), "scene": self.scene_meta,
+                "train_log": list(self.log)}
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.log = list(checkpoint.get("train_log", []))
+
+    def finish(self, run: Run, result: LoopResult) -> dict[str, Path]:
+        if not run.is_main:
+            return {}
+        from inverse3d.io.outputs import atomic_write
+
+        path = run.out_dir / "log.json"
+        text = json.dumps({"log": self.log, "step": result.step}, indent=2)
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+        return {"log": path}
+
+
+def config_dict(config: SurfaceTrainConfig) -> dict[str, Any]:
+    return {k: getattr(config, k) for k in config.__dataclass_fields__}
+
+
+def train_surface(config: SurfaceTrainConfig, save: bool = True) -> LoopResult:
+    """Trains VolSDF / NeuS as ``config`` says (module docstring); returns the core's ``LoopResult``."""
+    config.check()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
+                          checkpoint_every=config.checkpoint_every, resume=config.resume,
+                          overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
+                          device=config.device, config=config_dict(config), save=save)
+    return fit_loop(SurfaceTask(config), options)
+
+
+def load_surface_checkpoint(path: str | Path, device: str | torch.device = "cpu"
+                            ) -> tuple[SurfaceModel, dict[str, Any]]:
+    """The trained model (eval mode) and the checkpoint's entries from a ``surface train`` checkpoint."""
+    from inverse3d.training.checkpoint import CheckpointError, load_model_state, read_checkpoint
+
+    path = Path(path)
+    ckpt = read_checkpoint(path)
+    if "surface_config" not in ckpt or "scene" not in ckpt:
+        raise CheckpointError(path, "is not a surface checkpoint (no surface_config): train one with "
+                                    "inverse3d surface train")
+    try:
+        options = SurfaceOptions(**ckpt["surface_config"])
+        options.check()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(path, f"invalid surface_config: {err}") from err
+    meta = ckpt["scene"]
+    model = SurfaceModel(options, meta["bounds"], meta["near"], meta["far"])
+    load_model_state(model, ckpt["model"], path)
+    return model.to(device).eval(), ckpt
