@@ -92,7 +92,8 @@ def test_budget_spaces_the_predictions():
     try:
         live.on_start(None, None, None)
         t0 = live._t_start
-        assert not live._due(t0 + 0.1) and live._due(t0 + 0.6)  # the first one after min_interval
+        assert live._due(t0 + 0.01)  # the first one at once (after the first step)
+        assert not live._due(t0 + 0.1) and live._due(t0 + 0.6)  # the next after min_interval
         live.predictions, live.predict_seconds, live._last_cost, live._t_pred = 1, 1.0, 1.0, t0 + 1.0
         # a second prediction costing 1 s more: 2 s of predictions must fit in 10 % of the time by its end
         assert not live._due(t0 + 18.0) and live._due(t0 + 19.0)

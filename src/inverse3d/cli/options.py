@@ -128,3 +128,37 @@ def _check_parents(out: Path, option: str) -> None:
             if not parent.is_dir():
                 raise ValueError(f"{option} {out}: {parent} is a file, not a folder")
             return
+
+
+def run_training(args, train, describe) -> int:
+    """What every ``... train`` command does around its task's ``train(config)``: resolve ``--device``, check the
+    options before any work, stream to the browser viewer when ``--viewer`` asks, report an interruption (exit status
+    130, the checkpoint to ``--resume``), and on rank 0 print ``describe(result)`` and the files written.
+
+    Args:
+        args: the command's options (a config dataclass with ``device``, ``check()`` and ``viewer``).
+        train: the task's ``train(config) -> LoopResult``.
+        describe: ``result -> str``, the line summarising the run (``"trained ... to step N in S s, ..."``).
+    """
+    from inverse3d.training import TrainingInterrupted
+    from inverse3d.viewer.live import training_viewer
+
+    args.device = str(resolve_device(args.device))
+    args.check()
+    try:
+        with training_viewer(getattr(args, "viewer", None)):
+            result = train(args)
+    except TrainingInterrupted as stop:
+        if stop.path is not None:
+            print(f"interrupted at step {stop.step}; checkpoint: {stop.path} (continue with --resume)")
+        return 130
+    if getattr(result, "rank", 0) == 0:
+        print(describe(result))
+        for name, path in result.files.items():
+            print(f"  {name}: {path}")
+    return 0
+
+
+def last_loss(result) -> str:
+    """The run's last loss, formatted (nan when no step ran)."""
+    return f"{result.losses[-1] if result.losses else float('nan'):.4g}"

@@ -107,27 +107,11 @@ def _source(path: str) -> Path:
 
 
 def run_train(args: Train) -> int:
-    from inverse3d.cli.options import resolve_device
+    from inverse3d.cli.options import last_loss, run_training
     from inverse3d.tasks.splat.train import train
-    from inverse3d.training import TrainingInterrupted
 
-    args.device = str(resolve_device(args.device))
-    args.check()
-    from inverse3d.viewer.live import training_viewer
-
-    try:
-        with training_viewer(args.viewer):
-            result = train(args)
-    except TrainingInterrupted as stop:
-        if stop.path is not None:
-            print(f"interrupted at step {stop.step}; checkpoint: {stop.path} (continue with --resume)")
-        return 130
-    last = result.losses[-1] if result.losses else float("nan")
-    print(f"trained {len(result.model)} Gaussians to step {result.step} in {result.seconds:.1f} s, "
-          f"last loss {last:.4g}")
-    for name, path in result.files.items():
-        print(f"  {name}: {path}")
-    return 0
+    return run_training(args, train, lambda r: f"trained {len(r.model)} Gaussians to step {r.step} in "
+                                               f"{r.seconds:.1f} s, last loss {last_loss(r)}")
 
 
 def run_render(args: Render) -> int:

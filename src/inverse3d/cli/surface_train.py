@@ -119,29 +119,15 @@ def _checkpoint(path: str) -> Path:
 
 
 def run_train(args: Train) -> int:
-    from inverse3d.cli.options import resolve_device
+    from inverse3d.cli.options import last_loss, run_training
     from inverse3d.tasks.surface.train import train_surface
-    from inverse3d.training import TrainingInterrupted
 
-    args.device = str(resolve_device(args.device))
-    args.check()
-    from inverse3d.viewer.live import training_viewer
+    def describe(r) -> str:
+        extra = "  ".join(f"{k} {v:.4g}" for k, v in r.model.sharpness().items())
+        return (f"trained {args.method} ({args.sdf} SDF) to step {r.step} in {r.seconds:.1f} s, last loss "
+                f"{last_loss(r)}, {extra}")
 
-    try:
-        with training_viewer(args.viewer):
-            result = train_surface(args)
-    except TrainingInterrupted as stop:
-        if stop.path is not None:
-            print(f"interrupted at step {stop.step}; checkpoint: {stop.path} (continue with --resume)")
-        return 130
-    if result.rank == 0:
-        last = result.losses[-1] if result.losses else float("nan")
-        extra = "  ".join(f"{k} {v:.4g}" for k, v in result.model.sharpness().items())
-        print(f"trained {args.method} ({args.sdf} SDF) to step {result.step} in {result.seconds:.1f} s, last loss "
-              f"{last:.4g}, {extra}")
-        for name, path in result.files.items():
-            print(f"  {name}: {path}")
-    return 0
+    return run_training(args, train_surface, describe)
 
 
 def run_eval(args: Eval) -> int:

@@ -28,27 +28,14 @@ class Args(TrainConfig):
 
 
 def run(args: Args) -> int:
-    from inverse3d.cli.options import resolve_device
+    from inverse3d.cli.options import run_training
     from inverse3d.tasks.single_view import train
-    from inverse3d.training import TrainingInterrupted
 
-    args.device = str(resolve_device(args.device))
-    args.check()  # every option, before any work (train checks again, at no cost)
-    from inverse3d.viewer.live import training_viewer
+    def describe(r) -> str:
+        last = f", last loss {r.losses[-1]:.4g}" if r.losses else ""
+        return f"trained {args.type} to step {r.step} in {r.seconds:.1f} s{last}"
 
-    try:
-        with training_viewer(args.viewer):
-            result = train(args)
-    except TrainingInterrupted as stop:
-        if stop.path is not None:
-            print(f"interrupted at step {stop.step}; checkpoint: {stop.path} (continue with --resume)")
-        return 130
-    if result.rank == 0:
-        last = f", last loss {result.losses[-1]:.4g}" if result.losses else ""
-        print(f"trained {args.type} to step {result.step} in {result.seconds:.1f} s{last}")
-        for name, path in result.files.items():
-            print(f"  {name}: {path}")
-    return 0
+    return run_training(args, train, describe)  # checks every option before any work
 
 
 if __name__ == "__main__":  # python -m inverse3d.cli.train, e.g. under torchrun -m

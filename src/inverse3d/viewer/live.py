@@ -161,6 +161,7 @@ class LiveViewer:
             self.image = gui.add_image(np.full((8, 8, 3), 255, np.uint8), label="prediction (a render) or input image")
         self._t_start = self._t_text = self._t_pred = self._last_cost = 0.0
         self._slug: str | None = None
+        self._tried = False
 
     @property
     def url(self) -> str:
@@ -172,7 +173,11 @@ class LiveViewer:
 
     def _due(self, now: float) -> bool:
         """Whether a prediction now, if it costs as much as the last one, keeps the time spent predicting within
-        ``budget`` of the time elapsed (the first one comes ``min_interval`` after the start)."""
+        ``budget`` of the time elapsed. The first one comes after the first step, so that even a short run shows
+        its prediction; the next ones at least ``min_interval`` apart."""
+        if not self._tried:
+            self._tried = True
+            return True
         if now - self._t_pred < self.min_interval:
             return False
         cost = self.predict_seconds + self._last_cost
