@@ -41,3 +41,17 @@ def test_freed_memory_is_reused_without_page_faults():
     pages = 10 * 64 * 2**20 // 4096
     assert default > pages // 2  # each 64 MiB tensor faults its pages in afresh
     assert kept < pages // 20  # ... but is reused once malloc keeps it
+
+
+def test_run_clock_fraction():
+    """The schedule's fraction: steps alone without a budget; with one, the larger share, capped at 1."""
+    from inverse3d.training import RunClock
+
+    clock = RunClock()
+    assert clock.seconds() == 0.0 and clock.fraction(250, 1000) == 0.25
+    resumed = RunClock(60.0)
+    resumed.tick()
+    assert 60.0 <= resumed.seconds() < 70.0
+    assert abs(resumed.fraction(100, 1000, max_minutes=2.0) - 0.5) < 0.05
+    assert resumed.fraction(900, 1000, max_minutes=2.0) == 0.9
+    assert RunClock(600.0).fraction(1, 1000, max_minutes=2.0) == 1.0

@@ -24,6 +24,7 @@ _EXPORTS = {
     "rng_state": ".checkpoint",
     "set_rng_state": ".checkpoint",
     "keep_freed_memory": ".memory",
+    "RunClock": ".clock",
     "loop_hooks": ".loop",
     "LoopHook": ".loop",
     "StepInfo": ".loop",

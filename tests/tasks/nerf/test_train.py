@@ -274,10 +274,12 @@ def test_learning_rate_decays_over_the_time_budget():
     task = NeRFTask(NeRFTrainConfig(iterations=1000))
     assert task.schedule_fraction(0) == 0.0 and task.schedule_fraction(250) == 0.25
     timed = NeRFTask(NeRFTrainConfig(iterations=1000, max_minutes=2.0))
-    timed.seconds_before = 60.0  # a resumed run that trained one minute before
+    from inverse3d.training.clock import RunClock
+
+    timed.clock = RunClock(60.0)  # a resumed run that trained one minute before
     assert timed.schedule_fraction(100) == pytest.approx(0.5, abs=1e-3)  # half the time, a tenth of the steps
     assert timed.schedule_fraction(900) == 0.9
-    timed.seconds_before = 600.0
+    timed.clock = RunClock(600.0)
     assert timed.schedule_fraction(10) == 1.0
 
 

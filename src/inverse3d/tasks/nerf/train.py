@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 from inverse3d.datasets.scenes.training import BUILTIN, camera_summary, open_scene, scene_bounds, scene_path
 from inverse3d.tasks.nerf.model import FieldOptions, NeRFModel, grid_resolution_at
 from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training.clock import RunClock
 
 __all__ = ["NeRFTrainConfig", "train", "open_scene", "scene_bounds", "load_nerf_checkpoint", "NeRFTask"]
 
@@ -127,8 +127,7 @@ class NeRFTask(Trainable):
         self.config = config
         self.log: list[dict[str, float]] = []
         self.resume_step = 0
-        self.seconds_before = 0.0  # training time of the run before this process resumed it
-        self._t0: float | None = None
+        self.clock = RunClock()  # training time, resumes included
 
     def read_checkpoint(self, path: Path) -> dict[str, Any]:
         from inverse3d.training.checkpoint import CheckpointError, read_checkpoint
@@ -138,7 +137,7 @@ class NeRFTask(Trainable):
             raise CheckpointError(path, f"holds a {ckpt.get('nerf_config', {}).get('field')!r} field, not "
                                         f"--field {self.config.field}")
         self.resume_step = int(ckpt["step"])
-        self.seconds_before = float(ckpt.get("train_seconds", 0.0))
+        self.clock = RunClock(float(ckpt.get("train_seconds", 0.0)))
         return ckpt
 
     def batches(self, run: Run) -> Batches:
@@ -198,8 +197,7 @@ class NeRFTask(Trainable):
     def loss(self, model, batch, step: int) -> torch.Tensor:
         cfg = self.config
         core: NeRFModel = getattr(model, "module", model)
-        if self._t0 is None:
-            self._t0 = time.perf_counter()
+        self.clock.tick()
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.learning_rate() * cfg.lr_final ** self.schedule_fraction(step)
         if cfg.field == "grid":
@@ -233,15 +231,12 @@ class NeRFTask(Trainable):
 
     def seconds(self) -> float:
         """Training time so far, over every process that trained this run (resumes included)."""
-        return self.seconds_before + (0.0 if self._t0 is None else time.perf_counter() - self._t0)
+        return self.clock.seconds()
 
     def schedule_fraction(self, step: int) -> float:
         """How far the run is, in [0, 1]: ``step / iterations``, or with ``--max-minutes`` the larger of that and
-        the fraction of the time budget spent."""
-        frac = step / max(self.config.iterations, 1)
-        if self.config.max_minutes is not None:
-            frac = max(frac, self.seconds() / (60.0 * self.config.max_minutes))
-        return min(frac, 1.0)
+        the fraction of the time budget spent (``RunClock.fraction``)."""
+        return self.clock.fraction(step, self.config.iterations, self.config.max_minutes)
 
     def progress_postfix(self) -> dict[str, str]:
         """The training PSNR of the last step's colour MSE, for the progress bar."""

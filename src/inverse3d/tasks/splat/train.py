@@ -8,7 +8,7 @@
   resume); RGBA scenes are composited over ``--background`` (white, black, or a random colour per step);
 - loss ``(1 - ssim_weight) L1 + ssim_weight (1 - SSIM)`` (0.2, ``inverse3d.metrics.ssim``);
 - Adam per parameter (3DGS's learning rates: means ``1.6e-4 * extent`` decaying exponentially to ``lr_means_final``
-  of that at the last step, SH DC 2.5e-3 and the rest 20 times less, opacity 0.05, scales 5e-3, rotations 1e-3;
+  of that at the last step, or by the end of the ``--max-minutes`` budget if that comes first, SH DC 2.5e-3 and the rest 20 times less, opacity 0.05, scales 5e-3, rotations 1e-3;
   ``extent`` = 1.1 times the largest distance of a training camera from their mean);
 - adaptive density control (``density``): statistics gathered by a gradient hook on the rasteriser's ``means2d``
   during each backward pass, clone / split / prune every ``densify_every`` steps and opacity resets, before the
@@ -40,6 +40,7 @@ import torch
 from inverse3d.tasks.splat.density import DensityOptions, accumulate_grad2d, densify_and_prune, reset_opacity
 from inverse3d.tasks.splat.model import PARAMETERS, GaussianModel, init_from_points, init_random
 from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training.clock import RunClock
 
 __all__ = ["SplatTrainConfig", "SplatTask", "train", "load_splat", "splat_loss", "scene_extent", "BUILTIN"]
 
@@ -124,7 +125,8 @@ class SplatTrainConfig:
     checkpoint_every: int = 500
     """Write the checkpoint every this many steps."""
     max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint, gaussians.ply and the figures)."""
+    """Stop after this many minutes (with a checkpoint, gaussians.ply and the figures); the centres' learning rate
+    then decays over the time budget too."""
     resume: bool = False
     """Continue --out-dir/checkpoint.pt exactly."""
     overwrite: bool = False
@@ -280,6 +282,7 @@ class SplatTask(Trainable):
         self.log: dict[str, list] = {"train_psnr": [], "test_psnr": [], "densify": []}
         self.resume_shape: tuple[int, int] | None = None
         self._last_mse: float | None = None
+        self.clock = RunClock()  # training time, resumes included
 
     # -- what the core asks
 
@@ -297,6 +300,7 @@ class SplatTask(Trainable):
             raise CheckpointError(path, f"holds SH degree {int(round(math.sqrt(k))) - 1}, not --sh-degree "
                                         f"{self.config.sh_degree}")
         self.resume_shape = (n, self.config.sh_degree)
+        self.clock = RunClock(float(ckpt.get("train_seconds", 0.0)))
         return ckpt
 
     def batches(self, run: Run) -> Batches:
@@ -384,9 +388,11 @@ class SplatTask(Trainable):
 
         cfg = self.config
         core: GaussianModel = getattr(model, "module", model)
-        # the centres' learning rate: a function of the step (exact on resume)
+        # the centres' learning rate: a function of the step (exact on resume), or with --max-minutes of whichever
+        # of the steps and the time budget runs out first
+        self.clock.tick()
         self.optimizer.param_groups[0]["lr"] = cfg.lr_means * self.extent * cfg.lr_means_final ** (
-            step / max(cfg.iterations, 1))
+            self.clock.fraction(step, cfg.iterations, cfg.max_minutes))
         if self.density.densify_at(step):
             stats = densify_and_prune(core, self.optimizer, self.density, self.extent, step)
             self.log["densify"].append({"step": step, "cloned": stats.cloned, "split": stats.split,
@@ -427,7 +433,7 @@ class SplatTask(Trainable):
         return out
 
     def checkpoint_entries(self) -> dict[str, Any]:
-        return {"splat": self.meta, "splat_log": self.log}
+        return {"splat": self.meta, "splat_log": self.log, "train_seconds": self.clock.seconds()}
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         log = checkpoint.get("splat_log", {})
