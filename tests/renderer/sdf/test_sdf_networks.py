@@ -134,3 +134,75 @@ def test_bad_arguments():
         SDFMLP(n_layers=2, hidden=8, skips=())(torch.zeros(4, 2))
     with pytest.raises(ValueError, match="bounds need lo < hi"):
         HashGridSDF(bounds=((0.0, 0.0, 0.0), (1.0, 1.0, -1.0)))
+
+
+def _loss_of_gradient(net, x, generic: bool):
+    """An eikonal + SDF + feature loss through ``forward_with_gradient``: the analytic hash-grid path, or (``generic``)
+    autograd through the whole network (points that require grad take it)."""
+    p = x.clone().requires_grad_(True) if generic else x
+    sdf, grad, feats = net.forward_with_gradient(p, create_graph=True)
+    loss = (grad.norm(dim=-1) - 1.0).square().mean() + sdf.square().mean() + feats.sin().mean() + grad[:, 0].mean()
+    net.zero_grad()
+    loss.backward()
+    return sdf.detach(), grad.detach(), feats.detach(), {k: v.grad.clone() for k, v in net.named_parameters()}
+
+
+def test_hashgrid_analytic_gradient_matches_autograd():
+    """The chain-rule gradient (encoding Jacobian x MLP input derivative) against autograd through the plain-op
+    encoding: values, spatial gradients and every parameter's gradient of a loss on them, points outside the box and
+    on cell borders included."""
+    torch.manual_seed(4)
+    net = HashGridSDF(bounds=((-1.0, -0.5, -1.0), (1.0, 1.5, 0.5)), radius=0.4, feature_dim=3, n_levels=5,
+                      log2_hashmap_size=7, base_resolution=2, finest_resolution=24, hidden=8).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(300, 3, dtype=torch.float64) * 2.4 - 1.2  # some outside the box
+    x[:5] = torch.tensor([0.0, 0.5, -0.25], dtype=torch.float64)  # on cell borders of several levels
+    fast = _loss_of_gradient(net, x, generic=False)
+    slow = _loss_of_gradient(net, x, generic=True)
+    for a, b in zip(fast[:3], slow[:3]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    assert fast[3].keys() == slow[3].keys()
+    for name in fast[3]:
+        torch.testing.assert_close(fast[3][name], slow[3][name], rtol=1e-9, atol=1e-12, msg=name)
+    # without a graph: detached, same values
+    sdf, grad, feats = net.forward_with_gradient(x)
+    assert not grad.requires_grad and not sdf.requires_grad
+    torch.testing.assert_close(grad, slow[1])
+
+
+def test_hashgrid_jacobian_gradcheck():
+    """The encoding's Jacobian is linear in the table: gradcheck of features and Jacobian with respect to it, and
+    the Jacobian against finite differences of the features in x."""
+    from inverse3d.models.fields.hash_grid import HashGridEncoding
+
+    torch.manual_seed(5)
+    enc = HashGridEncoding(n_levels=3, n_features_per_level=2, log2_hashmap_size=5, base_resolution=2,
+                           finest_resolution=6).double()
+    with torch.no_grad():
+        enc.table.normal_()
+    x = torch.rand(7, 3, dtype=torch.float64) * 0.9 + 0.05
+
+    table = enc.table.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: _jac_with_table(enc, t, x), (table,))
+    feats, jac = enc.forward_with_jacobian(x)
+    torch.testing.assert_close(feats, enc(x))
+    h = 1e-6
+    for d in range(3):
+        e = torch.zeros(3, dtype=torch.float64)
+        e[d] = h
+        fd = (enc(x + e) - enc(x - e)) / (2 * h)
+        torch.testing.assert_close(jac[..., d], fd, rtol=1e-5, atol=1e-5)
+
+
+def _jac_with_table(enc, table, x):
+    saved = enc.table
+    try:
+        del enc.table
+        enc.table = table
+        feats, jac = enc.forward_with_jacobian(x)
+    finally:
+        del enc.table
+        enc.table = saved
+    return torch.cat([feats, jac.flatten(1)], 1)

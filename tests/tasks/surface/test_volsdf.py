@@ -68,10 +68,11 @@ def test_bad_beta(bad):
         LaplaceDensity(**bad)
 
 
-def _sphere_model(method: str, n_samples: int = 12) -> SurfaceModel:
+def _sphere_model(method: str, n_samples: int = 12, skip_weight: float = 0.0) -> SurfaceModel:
     torch.manual_seed(0)
     opts = SurfaceOptions(method=method, sdf="mlp", mlp_layers=1, mlp_width=4, feature_dim=3, appearance_width=8,
-                          appearance_layers=1, n_samples=n_samples, n_importance=0, beta=0.05, init_s=30.0)
+                          appearance_layers=1, n_samples=n_samples, n_importance=0, beta=0.05, init_s=30.0,
+                          skip_weight=skip_weight)
     model = SurfaceModel(opts, ([-1.0] * 3, [1.0] * 3), 1.0, 5.0)
     model.sdf = ref.SphereSDF(0.6)
     return model
@@ -101,8 +102,28 @@ def test_render_rays_matches_a_loop_over_samples(method):
     n = out["normal"][0] / out["normal"][0].norm()
     assert float(n[2]) > 0.99
     # the gradients returned for the eikonal term are the sphere's unit gradients
-    assert out["gradients"].shape == (4, S, 3)
-    torch.testing.assert_close(out["gradients"].norm(dim=-1), torch.ones(4, S), atol=1e-5, rtol=0)
+    assert out["gradients"].shape == (4 * S, 3)
+    torch.testing.assert_close(out["gradients"].norm(dim=-1), torch.ones(4 * S), atol=1e-5, rtol=0)
+
+
+def test_skipping_low_weight_samples():
+    """VolSDF's skip_weight: samples of first-pass weight below it are not re-evaluated; the image changes by less
+    than their summed weight, depth and opacity not at all (their first-pass SDF is composited), and the skipped
+    samples are those in empty space and hidden behind the surface."""
+    origins = torch.tensor([[0.0, 0.0, 3.0], [0.3, 0.2, 3.0], [0.0, 0.9, 3.0], [0.5, 0.1, 3.0]])
+    directions = torch.tensor([[0.0, 0.0, -1.0], [0.1, -0.05, -1.0], [0.0, 0.0, -1.0], [0.0, 0.05, -1.0]])
+    full = render_rays(_sphere_model("volsdf", 32), origins, directions)
+    model = _sphere_model("volsdf", 32, skip_weight=1e-3)
+    out = render_rays(model, origins, directions)
+    torch.testing.assert_close(out["opacity"], full["opacity"])
+    torch.testing.assert_close(out["depth"], full["depth"])
+    torch.testing.assert_close(out["sdf"], full["sdf"])
+    assert float((out["rgb"] - full["rgb"]).abs().max()) < 32 * 1e-3
+    assert out["gradients"].shape[0] < 0.4 * 4 * 32  # most samples skipped
+    # with importance samples they are all evaluated, and training still reaches the SDF through the kept ones
+    model.options.n_importance = 8
+    out = render_rays(model, origins, directions, stratified=True, with_gradients=True)
+    assert out["sdf"].shape == (4, 40) and 4 * 8 <= out["gradients"].shape[0] < 4 * 40
 
 
 def test_depth_of_a_sharp_volsdf_sphere_is_its_surface():

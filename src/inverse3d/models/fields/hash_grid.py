@@ -129,6 +129,38 @@ class HashGridEncoding(nn.Module):
                 ``cell + (bx, by, bz)`` of the point's cell ``cell = min(floor(x N_l), N_l - 1)``.
             weight: (L, 8, P) trilinear weights, summing to 1 over the corners; differentiable in ``x``.
         """
+        index, w = self._corners(x)
+        weight = (w[:, 0, :, None] * w[:, 1, None, :])[:, :, :, None] * w[:, 2, None, None, :]  # (L, 2, 2, 2, P)
+        return index, weight.view(self.n_levels, 8, x.shape[0])
+
+    def corner_weights_and_derivatives(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``corner_indices_and_weights`` with the spatial derivatives of the weights, for analytic gradients.
+
+        Args:
+            x: (P, 3) box coordinates (clamped to [0, 1] as in the encoding).
+
+        Returns:
+            index: (L, 8, P) as ``corner_indices_and_weights``.
+            weights: (4, L, 8, P): the trilinear weights, then their derivatives with respect to x_0, x_1, x_2 (zero
+                on an axis where the point lies outside [0, 1], where the clamp holds the encoding constant). Not
+                differentiable in ``x`` (the points of a rendering are constants of the loss).
+        """
+        with torch.no_grad():
+            index, w = self._corners(x)  # w: (L, 3, 2, P) weights of corner bits 0 and 1 per axis
+            res = self._resolution.to(x.dtype)
+            inside = ((x >= 0) & (x <= 1)).to(x.dtype).t()  # (3, P)
+            sign = torch.tensor([-1.0, 1.0], dtype=x.dtype, device=x.device)
+            dw = sign[None, None, :, None] * (res[:, None, None, None] * inside[None, :, None, :])  # (L, 3, 2, P)
+            L, P = self.n_levels, x.shape[0]
+            out = torch.empty(4, L, 2, 2, 2, P, dtype=x.dtype, device=x.device)
+            for k, (a, b, c) in enumerate([(w[:, 0], w[:, 1], w[:, 2]), (dw[:, 0], w[:, 1], w[:, 2]),
+                                           (w[:, 0], dw[:, 1], w[:, 2]), (w[:, 0], w[:, 1], dw[:, 2])]):
+                torch.mul((a[:, :, None] * b[:, None, :])[:, :, :, None], c[:, None, None, :], out=out[k])
+        return index, out.view(4, L, 8, P)
+
+    def _corners(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P, 3) box coordinates -> (index (L, 8, P) of the cell corners, per-axis weights (L, 3, 2, P) of corner
+        bits 0 and 1, differentiable in ``x``)."""
         n_levels, n_points, nd = self.n_levels, x.shape[0], self.n_dense_levels
         xt = x.clamp(0.0, 1.0).t()  # (3, P)
         pos = xt[None] * self._resolution.to(x.dtype)[:, None, None]  # (L, 3, P) in vertex units
@@ -149,10 +181,28 @@ class HashGridEncoding(nn.Module):
         d, h = terms[:nd], terms[nd:]
         torch.add(d[:, 0, :, None, None] + d[:, 1, None, :, None], d[:, 2, None, None, :], out=index[:nd])
         torch.bitwise_xor(h[:, 0, :, None, None] ^ h[:, 1, None, :, None], h[:, 2, None, None, :], out=index[nd:])
-
         w = torch.stack([1.0 - frac, frac], dim=2)  # (L, 3, 2, P): weights of bits 0 and 1 per axis
-        weight = (w[:, 0, :, None] * w[:, 1, None, :])[:, :, :, None] * w[:, 2, None, None, :]  # (L, 2, 2, 2, P)
-        return index.view(n_levels, 8, n_points), weight.view(n_levels, 8, n_points)
+        return index.view(n_levels, 8, n_points), w
+
+    def forward_with_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features and their spatial Jacobian from one gather, differentiable in the table (not in ``x``).
+
+        Args:
+            x: (P, 3) box coordinates in [0, 1].
+        Returns:
+            features (P, L * F) as ``forward``, and jacobian (P, L * F, 3): d features / d x (box coordinates).
+
+        Both are linear in the table, so a loss on an analytic spatial gradient built from the Jacobian (the eikonal
+        term of an SDF) trains the table with first derivatives only -- much cheaper than autograd's second
+        derivatives through the gather.
+        """
+        check_points(x)
+        index, weights = self.corner_weights_and_derivatives(x.reshape(-1, 3))
+        out = _InterpolateMany.apply(self.table, index, weights.to(self.table.dtype))  # (4, F, L, P)
+        P = index.shape[-1]
+        feats = out[0].permute(2, 1, 0).reshape(P, self.output_dim)
+        jac = out[1:].permute(3, 2, 1, 0).reshape(P, self.output_dim, 3)
+        return feats, jac
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., 3) box coordinates in [0, 1] -> (..., L * F) features (level-major: level 0's F, level 1's F, ...)."""
@@ -189,6 +239,36 @@ class _Interpolate(torch.autograd.Function):
             feats = table.index_select(1, index.view(-1)).view(table.shape[0], *index.shape)
             grad_weight = (feats * grad).sum(0)
         return grad_table, None, grad_weight
+
+
+class _InterpolateMany(torch.autograd.Function):
+    """``K`` interpolations sharing one gather: ``out[k] = sum_c weights[k, l, c, p] * table[:, index[l, c, p]]``:
+    (F, rows), (L, 8, P), (K, L, 8, P) -> (K, F, L, P); differentiable in the table only (the weights are constants).
+
+    The backward is one ``index_add_`` of ``sum_k grad[k] * weights[k]``.
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        n_feats, (n_levels, n_corners, n_points) = table.shape[0], index.shape
+        feats = table.index_select(1, index.view(-1)).view(n_feats, n_levels, n_corners, n_points)
+        out = torch.stack([(feats * weights[k]).sum(2) for k in range(weights.shape[0])])
+        ctx.save_for_backward(index, weights)
+        ctx.table_shape = table.shape
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):
+        index, weights = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        grad = grad_out[0][:, :, None, :] * weights[0]  # (F, L, 8, P)
+        for k in range(1, weights.shape[0]):
+            grad.addcmul_(grad_out[k][:, :, None, :], weights[k])
+        n_feats = ctx.table_shape[0]
+        grad_table = grad_out.new_zeros(ctx.table_shape).index_add_(1, index.view(-1), grad.view(n_feats, -1))
+        return grad_table, None, None
 
 
 class HashGridField(RadianceField):

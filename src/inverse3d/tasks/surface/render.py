@@ -8,8 +8,11 @@
 2. evaluates the SDF there without autograd and adds ``n_importance`` samples by inverse-transform sampling
    (``sample_pdf``) of the weights (VolSDF: its own density; NeuS: the opacity at a sharpness of at least
    ``UPSAMPLE_S``, as NeuS's up-sampling), so the samples gather at the surface;
-3. evaluates SDF, gradient and features at all samples in one pass (``forward_with_gradient``; with the graph when
-   training, for the eikonal term), the colour from the appearance network;
+3. evaluates SDF, gradient and features in one pass (``forward_with_gradient``; with the graph when training, for
+   the eikonal term), the colour from the appearance network, at the importance samples and (VolSDF) at the
+   stratified samples whose first-pass weight is at least ``skip_weight``: the others -- empty space, or hidden
+   behind the surface -- keep their first-pass SDF (no gradient) and colour 0, which changes a pixel by less than
+   their summed weight (NeuS evaluates every sample: its first-pass weights use a different sharpness);
 4. composites: VolSDF in the density form (``density_weights``, the last interval ending where the ray leaves the
    box), NeuS with its discrete opacities between consecutive samples and front-to-back alpha compositing
    (``EmissionAbsorptionRaymarcher``), over the background.
@@ -76,6 +79,10 @@ class SurfaceOptions:
     """Stratified samples per ray (inside the scene box)."""
     n_importance: int = 16
     """Extra samples per ray where the surface is (0: none)."""
+    skip_weight: float = 1e-3
+    """VolSDF: stratified samples whose weight in the no-graph first pass is below this are not evaluated again with
+    gradients (their SDF from the first pass is composited, their colour taken as 0): typically two thirds of the
+    samples, in empty space or hidden behind the surface. 0 evaluates every sample."""
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -98,6 +105,8 @@ class SurfaceOptions:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be positive; got {v}")
+        if not (math.isfinite(self.skip_weight) and 0 <= self.skip_weight < 1):
+            raise ValueError(f"--skip-weight must be in [0, 1); got {self.skip_weight}")
         if self.radius is not None and not (math.isfinite(self.radius) and self.radius > 0):
             raise ValueError(f"--radius must be positive; got {self.radius}")
 
@@ -191,13 +200,29 @@ def _interval_weights(alpha: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _importance(model: SurfaceModel, origins, directions, t: torch.Tensor, far_t, norms, n: int,
-                stratified: bool) -> torch.Tensor:
-    """``n`` more lengths (R, n) drawn from the weights of the coarse samples ``t`` (R, S) (module docstring)."""
-    from inverse3d.renderer.implicit import density_weights, sample_pdf
+def _first_pass(model: SurfaceModel, origins, directions, t: torch.Tensor, far_t, norms
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """VolSDF's SDF (R, S) at the stratified samples ``t`` (R, S), without autograd, and their weights (R, S)."""
+    from inverse3d.renderer.implicit import density_weights
 
     points = origins[:, None] + t[..., None] * directions[:, None]  # (R, S, 3)
     sdf = model.sdf(points)[..., 0]  # (R, S)
+    deltas = torch.cat([t[:, 1:] - t[:, :-1], (far_t - t[:, -1:]).clamp(min=0)], 1) * norms
+    return sdf, density_weights(model.density(sdf), deltas)
+
+
+@torch.no_grad()
+def _importance(model: SurfaceModel, origins, directions, t: torch.Tensor, far_t, norms, n: int,
+                stratified: bool, first_sdf: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` more lengths (R, n) drawn from the weights of the coarse samples ``t`` (R, S) (module docstring);
+    ``first_sdf``: the SDF at ``t`` when already computed."""
+    from inverse3d.renderer.implicit import density_weights, sample_pdf
+
+    if first_sdf is None:
+        points = origins[:, None] + t[..., None] * directions[:, None]  # (R, S, 3)
+        sdf = model.sdf(points)[..., 0]  # (R, S)
+    else:
+        sdf = first_sdf
     if model.options.method == "volsdf":
         deltas = torch.cat([t[:, 1:] - t[:, :-1], (far_t - t[:, -1:]).clamp(min=0)], 1) * norms
         w = density_weights(model.density(sdf), deltas)  # (R, S)
@@ -223,8 +248,9 @@ def render_rays(model: SurfaceModel, origins: torch.Tensor, directions: torch.Te
             SDF); otherwise everything is computed without a graph.
     Returns:
         dict with rgb (R, 3), depth (R,) (expected view depth, not divided by the opacity), opacity (R,),
-        normal (R, 3) (composited unit normals, world space), gradients (R, N, 3) (the SDF gradients at the N
-        samples), sdf (R, N).
+        normal (R, 3) (composited unit normals, world space), sdf (R, N) at all N samples, gradients (P, 3): the
+        SDF gradients at the P <= R N samples evaluated with gradients (all of them when ``skip_weight`` is 0 or
+        for NeuS), for the eikonal term.
     """
     from inverse3d.renderer.implicit.utils import ray_box_range
 
@@ -240,18 +266,38 @@ def render_rays(model: SurfaceModel, origins: torch.Tensor, directions: torch.Te
     edges = t_near + (far_t - t_near) * frac  # (R, S + 1)
     u = torch.rand(R, S, device=origins.device, dtype=origins.dtype) if stratified else 0.5
     t = edges[:, :-1] + (edges[:, 1:] - edges[:, :-1]) * u  # (R, S)
+    volsdf = opts.method == "volsdf"
+    skip = volsdf and opts.skip_weight > 0
+    first_sdf = first_w = None
+    if skip:
+        first_sdf, first_w = _first_pass(model, origins, directions, t, far_t, norms)  # (R, S) each
     if opts.n_importance > 0:
-        t_fine = _importance(model, origins, directions, t, far_t, norms, opts.n_importance, stratified)
-        t, _ = torch.sort(torch.cat([t, t_fine], 1), 1)  # (R, N)
+        t_fine = _importance(model, origins, directions, t, far_t, norms, opts.n_importance, stratified,
+                             first_sdf=first_sdf)
+        t, order = torch.sort(torch.cat([t, t_fine], 1), 1)  # (R, N)
     N = t.shape[1]
     points = origins[:, None] + t[..., None] * directions[:, None]  # (R, N, 3)
-    sdf, grad, feats = model.sdf.forward_with_gradient(points.reshape(-1, 3), create_graph=with_gradients)
-    sdf, grad = sdf.view(R, N), grad.view(R, N, 3)
-    feats = feats.view(R, N, -1)
-    normals = grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-6)  # (R, N, 3)
     view = unit[:, None].expand(R, N, 3)
-    rgb = model.appearance(points, normals, view, feats if model.appearance.feature_dim else None)  # (R, N, 3)
-    if opts.method == "volsdf":
+    if skip:
+        fill = torch.cat([first_sdf, first_sdf.new_zeros(R, N - S)], 1)  # first-pass SDF of the stratified samples
+        keep = torch.cat([first_w >= opts.skip_weight, first_w.new_ones(R, N - S, dtype=torch.bool)], 1)
+        if N > S:
+            fill, keep = fill.gather(1, order), keep.gather(1, order)
+        index = keep.view(-1).nonzero().squeeze(1)  # (P,) samples evaluated with gradients
+    else:
+        index = None
+    flat_points = points.reshape(-1, 3) if index is None else points.reshape(-1, 3).index_select(0, index)
+    flat_view = view.reshape(-1, 3) if index is None else view.reshape(-1, 3).index_select(0, index)
+    sdf_p, grad, feats = model.sdf.forward_with_gradient(flat_points, create_graph=with_gradients)  # (P, 1), ...
+    normals_p = grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-6)  # (P, 3)
+    rgb_p = model.appearance(flat_points, normals_p, flat_view, feats if model.appearance.feature_dim else None)
+    if index is None:
+        sdf, rgb, normals = sdf_p.view(R, N), rgb_p.view(R, N, 3), normals_p.view(R, N, 3)
+    else:
+        sdf = fill.reshape(-1).index_put((index,), sdf_p[:, 0]).view(R, N)
+        rgb = rgb_p.new_zeros(R * N, 3).index_put((index,), rgb_p).view(R, N, 3)
+        normals = normals_p.new_zeros(R * N, 3).index_put((index,), normals_p).view(R, N, 3)
+    if volsdf:
         from inverse3d.renderer.implicit import density_weights
 
         deltas = torch.cat([t[:, 1:] - t[:, :-1], (far_t - t[:, -1:]).clamp(min=0)], 1) * norms  # (R, N) world
