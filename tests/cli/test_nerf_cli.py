@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import imageio.v3 as iio
 import pytest
+
+from .helpers import cli_runner, tiny_lego
 
 TRAIN = ["--image-size", "16", "--iterations", "3", "--rays-per-step", "128", "--n-samples", "12",
          "--hash-log2-size", "10", "--hash-levels", "4", "--hash-finest", "32", "--occupancy-resolution", "8",
          "--no-progress", "--device", "cpu"]
 
 
-def _cli(cwd, *argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", "nerf", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+_cli = cli_runner("nerf")
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    from inverse3d.datasets.scenes import make_scene
-
-    return make_scene("lego", tmp_path_factory.mktemp("scenes") / "lego16", image_size=16, n_train=4, n_val=1,
-                      n_test=2, progress=False, n_points=100)
+    return tiny_lego(tmp_path_factory.mktemp("scenes"))
 
 
 @pytest.mark.slow

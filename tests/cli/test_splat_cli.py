@@ -4,30 +4,23 @@ working directory, and one-line errors."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import imageio.v3 as iio
 import pytest
+
+from .helpers import cli_runner, tiny_lego
 
 TRAIN = ["--image-size", "16", "--iterations", "3", "--init-points", "40", "--sh-degree", "1",
          "--densify-start", "0", "--densify-every", "2", "--grad-threshold", "1e-5", "--progress-every", "2",
          "--no-progress", "--device", "cpu"]
 
 
-def _cli(cwd, *argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", "splat", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+_cli = cli_runner("splat")
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    from inverse3d.datasets.scenes import make_scene
-
-    return make_scene("lego", tmp_path_factory.mktemp("scenes") / "lego16", image_size=16, n_train=4, n_val=1,
-                      n_test=2, progress=False, n_points=100)
+    return tiny_lego(tmp_path_factory.mktemp("scenes"))
 
 
 def test_train_resume_render_eval(scene, tmp_path):

@@ -4,30 +4,23 @@ another working directory, and one-line errors."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import imageio.v3 as iio
 import pytest
+
+from .helpers import cli_runner, tiny_lego
 
 TINY = ["--rays-per-step", "64", "--n-samples", "8", "--n-importance", "4", "--hash-levels", "4",
         "--hash-log2-size", "10", "--hash-finest", "32", "--hash-hidden", "16", "--feature-dim", "4",
         "--appearance-width", "16", "--no-progress", "--device", "cpu"]
 
 
-def _cli(cwd, *argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", "surface", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+_cli = cli_runner("surface")
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    from inverse3d.datasets.scenes import make_scene
-
-    return make_scene("lego", tmp_path_factory.mktemp("scenes") / "lego16", image_size=16, n_train=4, n_val=1,
-                      n_test=2, progress=False, n_points=100)
+    return tiny_lego(tmp_path_factory.mktemp("scenes"))
 
 
 @pytest.mark.slow

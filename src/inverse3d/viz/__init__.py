@@ -12,6 +12,7 @@ _EXPORTS = {
     "save_image": ".images",
     "image_grid": ".images",
     "save_frames": ".images",
+    "zoom": ".images",
     "Section": ".report",
     "write_page": ".report",
     "textured_globe": ".assets",

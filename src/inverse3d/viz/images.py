@@ -43,6 +43,23 @@ def to_uint8(image: ArrayLike) -> np.ndarray:
     raise ValueError(f"cannot make an image of dtype {image.dtype}")
 
 
+def zoom(image: ArrayLike, factor: int) -> ArrayLike:
+    """Nearest-neighbour enlargement, for showing small renders larger: each pixel becomes a ``factor`` x ``factor``
+    block.
+
+    Args:
+        image: (..., H, W, C) tensor or array, channels-last (a stack of frames too).
+        factor: a whole number >= 1.
+    Returns:
+        (..., factor * H, factor * W, C), a tensor (same dtype and device) for a tensor, else an array.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"zoom: factor must be a whole number >= 1; got {factor!r}")
+    if torch.is_tensor(image):
+        return image.repeat_interleave(factor, dim=-3).repeat_interleave(factor, dim=-2)
+    return np.asarray(image).repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
 def _check_image(image: np.ndarray) -> None:
     if image.ndim == 3 and image.shape[-1] == 1:
         return

@@ -95,6 +95,10 @@ def test_learning_rate_schedule():
     assert learning_rate_at(cfg, 0) == pytest.approx(0.25) and learning_rate_at(cfg, 3) == pytest.approx(1.0)
     assert learning_rate_at(cfg, 54) == pytest.approx(0.55)
     assert learning_rate_at(cfg, 104) == pytest.approx(0.1)
+    # a time budget half spent at step 4 (RunClock.fraction): the decay is as far as at the run's midpoint
+    assert learning_rate_at(cfg, 4, fraction=0.5) == pytest.approx(0.55)
+    assert learning_rate_at(cfg, 54, fraction=0.1) == pytest.approx(0.55)  # the steps' progress when further
+    assert learning_rate_at(cfg, 2, fraction=0.9) == pytest.approx(0.75)  # warm-up first
 
 
 @pytest.mark.parametrize("bad,match", [

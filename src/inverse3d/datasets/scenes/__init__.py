@@ -70,8 +70,15 @@ _EXPORTS = {
     "scene_path": ".training",
     "open_scene": ".training",
     "scene_bounds": ".training",
+    "manifest_bounds": ".training",
     "camera_summary": ".training",
     "orbit_cameras": ".training",
+    "SceneTrainOptions": ".training",
+    # scoring renders of a scene's views
+    "score_views": ".scoring",
+    "format_scores": ".scoring",
+    "ssim_window": ".scoring",
+    "check_n_views": ".scoring",
     # the formats
     "read_blender": ".blender",
     "write_blender_split": ".blender",

@@ -1,22 +1,83 @@
-"""What every task that trains on a multi-view scene needs from it: the scene's folder (a built-in scene generated
-on first use), its splits opened through ``load_scene``, the box the field lives in, a summary of its cameras for
-rendering later from a checkpoint, and a ring of cameras around it for turntables. Shared by NeRF and the neural
-surfaces (``inverse3d.tasks.nerf``, ``inverse3d.tasks.surface``), which use no other task."""
+"""What every task that trains on a multi-view scene needs from it: the options every such command has
+(``SceneTrainOptions``), the scene's folder (a built-in scene generated on first use), its splits opened through
+``load_scene``, the box the field lives in, a summary of its cameras for rendering later from a checkpoint, and a
+ring of cameras around it for turntables. Shared by NeRF, the neural surfaces and Gaussian splatting
+(``inverse3d.tasks.nerf``, ``inverse3d.tasks.surface``, ``inverse3d.tasks.splat``), which use no other task."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["BUILTIN", "scene_path", "open_scene", "scene_bounds", "camera_summary", "orbit_cameras"]
+__all__ = ["BUILTIN", "SceneTrainOptions", "scene_path", "open_scene", "manifest_bounds", "scene_bounds",
+           "camera_summary", "orbit_cameras"]
 
 BUILTIN = ("lego", "materials", "box", "forward")
 """The built-in scenes a training command generates by name."""
+
+
+@dataclass
+class SceneTrainOptions:
+    """The options of every command that trains on a multi-view scene (``nerf train``, ``surface train``, ``splat
+    train``): where the scene and the outputs are, and how the run goes. A task's config derives from it and
+    redeclares a field whose default or help differs there (``out_dir``'s default, for one)."""
+
+    scene: str = "lego"
+    """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
+    forward), generated into --data-root/NAME_SIZE on first use."""
+    data_root: str = "data/scenes"
+    """Where built-in scenes are generated."""
+    image_size: int = 128
+    """Image size of a generated built-in scene."""
+    downscale: int = 1
+    """Read the scene's images downscaled by 1, 2, 4 or 8."""
+    out_dir: str = "out"
+    """Folder for checkpoint.pt, loss.png, config.json and log.json (locked while training)."""
+    iterations: int = 3000
+    """Training steps."""
+    seed: int = 0
+    """Seed of the initialisation, the ray draws and the samples."""
+    checkpoint_every: int = 500
+    """Write the checkpoint every this many steps."""
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint)."""
+    resume: bool = False
+    """Continue --out-dir/checkpoint.pt exactly."""
+    overwrite: bool = False
+    """Replace an existing checkpoint in --out-dir."""
+    device: str = "auto"
+    """Torch device: auto, cpu, cuda, cuda:N or mps."""
+    progress: bool = True
+    """Show the progress bar."""
+
+    def check_scene_options(self) -> None:
+        """One-line ``ValueError`` naming the option for a scene option that cannot work (the run's options are
+        checked by the training core's ``LoopOptions.check``)."""
+        from inverse3d.datasets.scenes.dataset import DOWNSCALES
+        from inverse3d.training.options import check_int
+
+        if not self.scene:
+            raise ValueError("--scene must name a scene folder or a built-in scene")
+        check_int("--image-size", self.image_size, 8)
+        if self.downscale not in DOWNSCALES:
+            raise ValueError(f"--downscale must be 1, 2, 4 or 8; got {self.downscale}")
+
+    def loop_options(self, config: dict[str, Any], **more: Any):
+        """The training core's ``LoopOptions`` of these options, with ``config`` (the task's options as plain values,
+        written to config.json) and any other ``LoopOptions`` field in ``more``."""
+        from inverse3d.training import LoopOptions
+
+        return LoopOptions(out_dir=Path(self.out_dir), iterations=self.iterations, seed=self.seed,
+                           checkpoint_every=self.checkpoint_every, resume=self.resume, overwrite=self.overwrite,
+                           max_minutes=self.max_minutes, progress=self.progress, device=self.device, config=config,
+                           **more)
+
 
 def scene_path(config: Any, progress: bool = False) -> Path:
     """The scene folder: ``config.scene`` if it exists, else the built-in scene generated into
@@ -34,18 +95,24 @@ def open_scene(path: Path, split: str, downscale: int, white_background: bool):
     from inverse3d.datasets.scenes import load_scene
 
     return load_scene(path, split, downscale=downscale, white_background=white_background)
+def manifest_bounds(path: Path) -> tuple[list[float] | None, list[float] | None]:
+    """A built-in scene's box, (lo, hi), from ``path/manifest.json``; (None, None) when it has none."""
+    manifest = Path(path) / "manifest.json"
+    if manifest.is_file():
+        try:
+            lo, hi = json.loads(manifest.read_text())["scene"]["bounds"]
+            return lo, hi
+        except (KeyError, ValueError, TypeError):
+            pass
+    return None, None
+
+
 def scene_bounds(scene, path: Path, bound: float | None) -> tuple[list[float], list[float]]:
     """The field's box: ``[-bound, bound]^3``, else the built-in manifest's bounds or the scene's points padded by
     10%, else ``[-1.5, 1.5]^3``."""
     if bound is not None:
         return [-bound] * 3, [bound] * 3
-    lo = hi = None
-    manifest = Path(path) / "manifest.json"
-    if manifest.is_file():
-        try:
-            lo, hi = json.loads(manifest.read_text())["scene"]["bounds"]
-        except (KeyError, ValueError, TypeError):
-            lo = hi = None
+    lo, hi = manifest_bounds(path)
     if lo is None and getattr(scene, "points", None) is not None and len(scene.points) > 0:
         lo, hi = scene.points.min(0).tolist(), scene.points.max(0).tolist()
     if lo is None:

@@ -23,9 +23,10 @@ from typing import Any
 
 import torch
 
-from inverse3d.datasets.scenes.training import BUILTIN, camera_summary, open_scene, scene_bounds, scene_path
+from inverse3d.datasets.scenes.training import (BUILTIN, SceneTrainOptions, camera_summary, open_scene, scene_bounds,
+                                                scene_path)
 from inverse3d.tasks.nerf.model import FieldOptions, NeRFModel, grid_resolution_at
-from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training import Batches, LoopResult, Run, Trainable, fit_loop
 from inverse3d.training.clock import RunClock
 
 __all__ = ["NeRFTrainConfig", "train", "open_scene", "scene_bounds", "load_nerf_checkpoint", "NeRFTask"]
@@ -39,22 +40,14 @@ OCC_WARMUP = 256
 
 
 @dataclass
-class NeRFTrainConfig(FieldOptions):
-    """Options of ``inverse3d nerf train`` (the field's options are ``FieldOptions``)."""
+class NeRFTrainConfig(SceneTrainOptions, FieldOptions):
+    """Options of ``inverse3d nerf train`` (the field's options are ``FieldOptions``, the scene's and the run's
+    ``SceneTrainOptions``)."""
 
-    scene: str = "lego"
-    """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
-    forward), generated into --data-root/NAME_SIZE on first use."""
-    data_root: str = "data/scenes"
-    """Where built-in scenes are generated."""
-    image_size: int = 128
-    """Image size of a generated built-in scene."""
-    downscale: int = 1
-    """Read the scene's images downscaled by 1, 2, 4 or 8."""
+    # SceneTrainOptions' fields with NeRF's own default or help
     out_dir: str = "out/nerf"
-    """Folder for checkpoint.pt, loss.png, config.json and log.json (locked while training)."""
-    iterations: int = 3000
-    """Training steps."""
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint); the learning rate then decays over the time budget too."""
     rays_per_step: int = 4096
     """Random rays per step, over all training views."""
     lr: float | None = None
@@ -67,24 +60,10 @@ class NeRFTrainConfig(FieldOptions):
     """RGBA scenes: composite the training pixels over a random colour per ray ("random"), "white" or "black"."""
     bound: float | None = None
     """Half-size of the scene box [-bound, bound]^3 (default: the scene's own bounds, padded 10%, or 1.5)."""
-    seed: int = 0
-    """Seed of the initialisation, the ray draws and the samples."""
-    checkpoint_every: int = 500
-    """Write the checkpoint every this many steps."""
     log_every: int = 100
     """Print the loss and PSNR every this many steps."""
-    max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint); the learning rate then decays over the time budget too."""
     threads: int | None = None
     """CPU threads for torch (default: torch's own choice, one per core)."""
-    resume: bool = False
-    """Continue --out-dir/checkpoint.pt exactly."""
-    overwrite: bool = False
-    """Replace an existing checkpoint in --out-dir."""
-    device: str = "auto"
-    """Torch device: auto, cpu, cuda, cuda:N or mps."""
-    progress: bool = True
-    """Show the progress bar."""
 
     def check(self) -> None:
         FieldOptions.check(self)
@@ -104,10 +83,7 @@ class NeRFTrainConfig(FieldOptions):
             raise ValueError("hierarchical sampling (--n-fine > 0) needs --n-samples >= 3")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads must be >= 1; got {self.threads}")
-        if self.image_size < 8:
-            raise ValueError(f"--image-size must be >= 8; got {self.image_size}")
-        if not self.scene:
-            raise ValueError("--scene must name a scene folder or a built-in scene")
+        self.check_scene_options()
 
     def field_options(self) -> FieldOptions:
         return FieldOptions(**{k: getattr(self, k) for k in FieldOptions.__dataclass_fields__})
@@ -275,11 +251,7 @@ def train(config: NeRFTrainConfig) -> LoopResult:
     from inverse3d.training.memory import keep_freed_memory
 
     keep_freed_memory()  # reuse each step's freed activations instead of faulting in fresh pages
-    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
-                          checkpoint_every=config.checkpoint_every, resume=config.resume,
-                          overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
-                          device=config.device, config=config_dict(config))
-    return fit_loop(NeRFTask(config), options)
+    return fit_loop(NeRFTask(config), config.loop_options(config_dict(config)))
 
 
 def load_nerf_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[NeRFModel, dict[str, Any]]:

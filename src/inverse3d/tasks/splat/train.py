@@ -37,35 +37,32 @@ from typing import Any
 import numpy as np
 import torch
 
+from inverse3d.datasets.scenes.training import BUILTIN, SceneTrainOptions, manifest_bounds, scene_path
 from inverse3d.tasks.splat.density import DensityOptions, accumulate_grad2d, densify_and_prune, reset_opacity
 from inverse3d.tasks.splat.model import PARAMETERS, GaussianModel, init_from_points, init_random
-from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training import Batches, LoopResult, Run, Trainable, fit_loop
 from inverse3d.training.clock import RunClock
 
 __all__ = ["SplatTrainConfig", "SplatTask", "train", "load_splat", "splat_loss", "scene_extent", "BUILTIN"]
 
-BUILTIN = ("lego", "materials", "box", "forward")
 BACKGROUNDS = ("white", "black", "random")
 INITS = ("points", "random")
 
 
 @dataclass
-class SplatTrainConfig:
-    """Options of ``inverse3d splat train``."""
+class SplatTrainConfig(SceneTrainOptions):
+    """Options of ``inverse3d splat train`` (the scene's and the run's are ``SceneTrainOptions``)."""
 
-    scene: str = "lego"
-    """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
-    forward), generated into --data-root/NAME_SIZE on first use."""
-    data_root: str = "data/scenes"
-    """Where built-in scenes are generated."""
-    image_size: int = 128
-    """Image size of a generated built-in scene."""
-    downscale: int = 1
-    """Read the scene's images downscaled by 1, 2, 4 or 8."""
+    # SceneTrainOptions' fields with splatting's own default or help
     out_dir: str = "out/splat"
     """Folder for checkpoint.pt, gaussians.ply, progress.gif, psnr.png, loss.png, config.json and log.json."""
     iterations: int = 3000
     """Training steps (one view each)."""
+    seed: int = 0
+    """Seed of the initialisation, the view order, the split samples and random backgrounds."""
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint, gaussians.ply and the figures); the centres' learning rate
+    then decays over the time budget too."""
     init: str = "points"
     """Initial Gaussians: "points" (the scene's sparse points, or a built-in scene's points.ply; random when the
     scene has none) or "random" (uniform in the scene's bounds)."""
@@ -120,29 +117,12 @@ class SplatTrainConfig:
     steps (0: only at the start and the end)."""
     progress_view: int = 0
     """Index of the test view shown in progress.gif (the test split, else val, else train)."""
-    seed: int = 0
-    """Seed of the initialisation, the view order, the split samples and random backgrounds."""
-    checkpoint_every: int = 500
-    """Write the checkpoint every this many steps."""
-    max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint, gaussians.ply and the figures); the centres' learning rate
-    then decays over the time budget too."""
-    resume: bool = False
-    """Continue --out-dir/checkpoint.pt exactly."""
-    overwrite: bool = False
-    """Replace an existing checkpoint in --out-dir."""
-    device: str = "auto"
-    """Torch device: auto, cpu, cuda, cuda:N or mps."""
-    progress: bool = True
-    """Show the progress bar."""
 
     def check(self) -> None:
         """One-line ``ValueError`` naming the option for values that cannot work."""
         from inverse3d.training.options import check_float, check_int
 
-        if not self.scene:
-            raise ValueError("--scene must name a scene folder or a built-in scene")
-        check_int("--image-size", self.image_size, 8)
+        self.check_scene_options()
         check_int("--iterations", self.iterations, 1)
         check_int("--init-points", self.init_points, 1)
         check_int("--sh-degree", self.sh_degree, 0, 3)
@@ -175,20 +155,6 @@ class SplatTrainConfig:
 # the scene
 
 
-def scene_path(config: SplatTrainConfig, progress: bool = False) -> Path:
-    """The scene folder: ``config.scene`` if it exists, else the built-in scene generated into --data-root (the
-    same folder ``inverse3d nerf train`` uses)."""
-    path = Path(config.scene)
-    if path.exists():
-        return path
-    if config.scene in BUILTIN:
-        from inverse3d.datasets.scenes import make_scene
-
-        return make_scene(config.scene, Path(config.data_root) / f"{config.scene}_{config.image_size}",
-                          image_size=config.image_size, progress=progress)
-    raise ValueError(f"--scene {config.scene}: no such folder, and not a built-in scene ({', '.join(BUILTIN)})")
-
-
 def scene_extent(frames) -> float:
     """3DGS's scene extent: 1.1 times the largest distance of a camera centre from the cameras' mean centre."""
     centres = np.stack([np.asarray(f.c2w)[:3, 3] for f in frames])
@@ -215,13 +181,7 @@ def scene_points(scene, path: Path) -> tuple[torch.Tensor | None, torch.Tensor |
 def scene_bounds(path: Path, points: torch.Tensor | None, frames) -> tuple[list[float], list[float]]:
     """The box holding the scene: a built-in scene's manifest bounds, else the 1st-99th percentiles of its points,
     else a cube of side ``scene_extent`` around the cameras' mean centre; padded by 10 %."""
-    lo = hi = None
-    manifest = Path(path) / "manifest.json"
-    if manifest.is_file():
-        try:
-            lo, hi = json.loads(manifest.read_text())["scene"]["bounds"]
-        except (KeyError, ValueError, TypeError):
-            lo = hi = None
+    lo, hi = manifest_bounds(path)
     if lo is None and points is not None and len(points) > 1:
         q = torch.quantile(points[:100_000].double(), torch.tensor([0.01, 0.99], dtype=torch.float64), dim=0)
         lo, hi = q[0].tolist(), q[1].tolist()
@@ -503,11 +463,7 @@ def config_dict(config: SplatTrainConfig) -> dict[str, Any]:
 def train(config: SplatTrainConfig) -> LoopResult:
     """Trains Gaussians as ``config`` says (module docstring); returns the core's ``LoopResult``."""
     config.check()
-    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
-                          checkpoint_every=config.checkpoint_every, resume=config.resume,
-                          overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
-                          device=config.device, config=config_dict(config))
-    return fit_loop(SplatTask(config), options)
+    return fit_loop(SplatTask(config), config.loop_options(config_dict(config)))
 
 
 def load_splat(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaussianModel, dict[str, Any]]:

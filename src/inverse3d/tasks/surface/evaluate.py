@@ -96,36 +96,24 @@ def evaluate_images(model, ckpt: dict[str, Any], out_dir: Path | None, split: st
                     n_views: int | None = None, chunk: int = 4096, progress: bool = False) -> dict[str, Any]:
     """PSNR/SSIM of the model on ``split``'s views (over white for scenes with alpha, unless trained over black);
     writes ``out_dir/view_NNN.png`` (truth | render | normal shading) when ``out_dir`` is given."""
-    from tqdm.auto import tqdm
-
-    from inverse3d.metrics import psnr, ssim
+    from inverse3d.datasets.scenes.scoring import check_n_views, score_views
     from inverse3d.datasets.scenes.training import open_scene
     from inverse3d.tasks.surface.render import normals_to_rgb, render_view
-    from inverse3d.viz.images import save_image
 
-    if n_views is not None and n_views < 1:
-        raise ValueError(f"--n-views must be >= 1; got {n_views}")
+    check_n_views(n_views)
     meta = ckpt["scene"]
     train_cfg = ckpt.get("train_config", {})
     white = train_cfg.get("background", "white") != "black"
     scene = open_scene(Path(meta["path"]), split, int(train_cfg.get("downscale", 1)), white)
     device = model.bounds_lo.device
     bg = torch.ones(3, device=device) if (white and meta.get("has_alpha")) else None
-    count = len(scene) if n_views is None else min(n_views, len(scene))
-    H, W = scene.image_size
-    window = min(11, H, W) // 2 * 2 + 1 if min(H, W) < 11 else 11
-    rows = []
-    for i in tqdm(range(count), desc="eval", disable=not progress):
-        truth = scene[i]["image"].to(device)
+
+    def render(i: int):
         view = render_view(model, scene, i, bg, chunk)
-        pred = view["rgb"].clamp(0, 1)
-        rows.append({"index": i, "psnr": float(psnr(pred, truth)),
-                     "ssim": float(ssim(pred, truth, window_size=window))})
-        if out_dir is not None:
-            geo = normals_to_rgb(view["normal"], view["opacity"], 1.0 if white else 0.0)
-            save_image(Path(out_dir) / f"view_{i:03d}.png", torch.cat([truth, pred, geo], dim=1).cpu().numpy())
-    return {"split": split, "views": rows, "psnr": sum(r["psnr"] for r in rows) / len(rows),
-            "ssim": sum(r["ssim"] for r in rows) / len(rows)}
+        geo = None if out_dir is None else normals_to_rgb(view["normal"], view["opacity"], 1.0 if white else 0.0)
+        return view["rgb"], geo
+
+    return {"split": split, **score_views(scene, render, n_views, out_dir, progress)}
 
 
 def evaluate_surface(checkpoint: str | Path, out_dir: str | Path, split: str = "test", n_views: int | None = None,
@@ -158,9 +146,9 @@ def evaluate_surface(checkpoint: str | Path, out_dir: str | Path, split: str = "
 
 def format_table(result: dict[str, Any]) -> str:
     """The per-view table, the means and the geometry's figures as text."""
-    lines = [f"{'view':>6} {'PSNR (dB)':>10} {'SSIM':>7}"]
-    lines += [f"{r['index']:>6} {r['psnr']:>10.2f} {r['ssim']:>7.4f}" for r in result["views"]]
-    lines.append(f"{'mean':>6} {result['psnr']:>10.2f} {result['ssim']:>7.4f}")
+    from inverse3d.datasets.scenes.scoring import format_scores
+
+    lines = [format_scores(result)]
     geo = result.get("geometry")
     if geo:
         f1 = "  ".join(f"F1@{t} {v:.1f}" for t, v in geo["f1"].items())

@@ -8,7 +8,9 @@ RNG, so a resumed run draws the same rays), renders them (``render.render_rays``
 (the L1 colour loss of VolSDF/NeuS, IGR's eikonal term on the ray samples' SDF gradients, and for scenes with alpha
 NeuS's mask loss). RGBA scenes are composited over white (``--background white``, the default: the evaluation's
 background too), black or a random colour per ray. The learning rate warms up linearly over ``warmup`` steps and
-then decays with a cosine to ``lr * lr_final`` (a function of the step: exact on resume).
+then decays with a cosine to ``lr * lr_final`` over the steps, or with ``--max-minutes`` over whichever of the steps
+and the time budget ends first (``RunClock``: training seconds kept across resumes; without a time budget the schedule
+is a function of the step, exact on resume).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from typing import Any
 
 import torch
 
+from inverse3d.datasets.scenes.training import SceneTrainOptions
 from inverse3d.tasks.surface.render import SurfaceModel, SurfaceOptions
-from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training import Batches, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training.clock import RunClock
 
 __all__ = ["SurfaceTrainConfig", "train_surface", "load_surface_checkpoint", "SurfaceTask", "learning_rate_at"]
 
@@ -32,22 +36,16 @@ DEFAULT_LR = {"mlp": 5e-4, "hashgrid": 1e-2}
 
 
 @dataclass
-class SurfaceTrainConfig(SurfaceOptions):
-    """Options of ``inverse3d surface train`` (the model's options are ``SurfaceOptions``)."""
+class SurfaceTrainConfig(SceneTrainOptions, SurfaceOptions):
+    """Options of ``inverse3d surface train`` (the model's options are ``SurfaceOptions``, the scene's and the run's
+    ``SceneTrainOptions``)."""
 
-    scene: str = "lego"
-    """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
-    forward), generated into --data-root/NAME_SIZE on first use."""
-    data_root: str = "data/scenes"
-    """Where built-in scenes are generated."""
-    image_size: int = 128
-    """Image size of a generated built-in scene."""
-    downscale: int = 1
-    """Read the scene's images downscaled by 1, 2, 4 or 8."""
+    # SceneTrainOptions' fields with the surfaces' own default or help
     out_dir: str = "out/surface"
-    """Folder for checkpoint.pt, loss.png, config.json and log.json (locked while training)."""
-    iterations: int = 3000
-    """Training steps."""
+    checkpoint_every: int = 250
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint); the learning rate then decays over whichever of
+    --iterations and the time budget ends first."""
     rays_per_step: int = 512
     """Random rays per step, over all training views."""
     lr: float | None = None
@@ -64,22 +62,8 @@ class SurfaceTrainConfig(SurfaceOptions):
     """RGBA scenes: composite the training pixels over "white", "black" or a "random" colour per ray."""
     bound: float | None = None
     """Half-size of the scene box [-bound, bound]^3 (default: the scene's own bounds, padded 10%, or 1.5)."""
-    seed: int = 0
-    """Seed of the initialisation, the ray draws and the samples."""
-    checkpoint_every: int = 250
-    """Write the checkpoint every this many steps."""
     log_every: int = 100
     """Print the loss and PSNR every this many steps."""
-    max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint)."""
-    resume: bool = False
-    """Continue --out-dir/checkpoint.pt exactly."""
-    overwrite: bool = False
-    """Replace an existing checkpoint in --out-dir."""
-    device: str = "auto"
-    """Torch device: auto, cpu, cuda, cuda:N or mps."""
-    progress: bool = True
-    """Show the progress bar."""
     threads: int | None = None
     """CPU threads for torch (default: torch's own choice, one per core; 1 is often faster on a busy machine)."""
 
@@ -103,12 +87,7 @@ class SurfaceTrainConfig(SurfaceOptions):
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0; got {v}")
         if self.bound is not None and not (math.isfinite(self.bound) and self.bound > 0):
             raise ValueError(f"--bound must be positive; got {self.bound}")
-        if self.image_size < 8:
-            raise ValueError(f"--image-size must be >= 8; got {self.image_size}")
-        if self.downscale not in (1, 2, 4, 8):
-            raise ValueError(f"--downscale must be 1, 2, 4 or 8; got {self.downscale}")
-        if not self.scene:
-            raise ValueError("--scene must name a scene folder or a built-in scene")
+        self.check_scene_options()
 
     def model_options(self) -> SurfaceOptions:
         return SurfaceOptions(**{k: getattr(self, k) for k in SurfaceOptions.__dataclass_fields__})
@@ -117,13 +96,18 @@ class SurfaceTrainConfig(SurfaceOptions):
         return DEFAULT_LR[self.sdf] if self.lr is None else float(self.lr)
 
 
-def learning_rate_at(config: SurfaceTrainConfig, step: int) -> float:
-    """The learning rate of step ``step`` (0-based): linear warm-up, then cosine decay to ``lr * lr_final``."""
+def learning_rate_at(config: SurfaceTrainConfig, step: int, fraction: float | None = None) -> float:
+    """The learning rate of step ``step`` (0-based): linear warm-up, then cosine decay to ``lr * lr_final``.
+
+    ``fraction``: how far the run is in [0, 1] when a time budget may end it first (``RunClock.fraction``); the
+    decay then follows the larger of it and the steps' progress."""
     lr = config.learning_rate()
     if step < config.warmup:
         return lr * (step + 1) / config.warmup
     span = max(config.iterations - config.warmup, 1)
     progress = min((step - config.warmup) / span, 1.0)
+    if fraction is not None:
+        progress = max(progress, min(fraction, 1.0))
     return lr * (config.lr_final + (1.0 - config.lr_final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
@@ -140,11 +124,13 @@ class SurfaceTask(Trainable):
         self.config = config
         self.name = f"train {config.method}"
         self.log: list[dict[str, float]] = []
+        self.clock = RunClock()  # training time, resumes included
 
     def read_checkpoint(self, path: Path) -> dict[str, Any]:
         from inverse3d.training.checkpoint import CheckpointError, read_checkpoint
 
         ckpt = read_checkpoint(path)
+        self.clock = RunClock(float(ckpt.get("train_seconds", 0.0)))
         old = ckpt.get("surface_config", {})
         mine = self.config.model_options().to_dict()
         for key in ("method", "sdf"):
@@ -178,8 +164,10 @@ class SurfaceTask(Trainable):
     def loss(self, model, batch, step: int) -> torch.Tensor:
         cfg = self.config
         core: SurfaceModel = getattr(model, "module", model)
+        self.clock.tick()
+        fraction = None if cfg.max_minutes is None else self.clock.fraction(step, cfg.iterations, cfg.max_minutes)
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate_at(cfg, step)
+            group["lr"] = learning_rate_at(cfg, step, fraction)
         bg = None
         if self.pool.has_alpha:
             if cfg.background == "random":
@@ -199,7 +187,8 @@ class SurfaceTask(Trainable):
         self._last_mse = mse
         if (step + 1) % cfg.log_every == 0:
             psnr = -10.0 * math.log10(max(mse, 1e-12))
-            self.log.append({"step": step + 1, "loss": float(loss.detach()), "psnr": psnr, **core.sharpness()})
+            self.log.append({"step": step + 1, "loss": float(loss.detach()), "psnr": psnr,
+                             "seconds": round(self.clock.seconds(), 3), **core.sharpness()})
             if cfg.progress:
                 from tqdm.auto import tqdm
 
@@ -213,7 +202,7 @@ class SurfaceTask(Trainable):
 
     def checkpoint_entries(self) -> dict[str, Any]:
         return {"surface_config": self.config.model_options().to_dict(), "scene": self.scene_meta,
-                "train_log": list(self.log)}
+                "train_log": list(self.log), "train_seconds": self.clock.seconds()}
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         self.log = list(checkpoint.get("train_log", []))
@@ -238,11 +227,7 @@ def train_surface(config: SurfaceTrainConfig, save: bool = True) -> LoopResult:
     config.check()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
-                          checkpoint_every=config.checkpoint_every, resume=config.resume,
-                          overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
-                          device=config.device, config=config_dict(config), save=save)
-    return fit_loop(SurfaceTask(config), options)
+    return fit_loop(SurfaceTask(config), config.loop_options(config_dict(config), save=save))
 
 
 def load_surface_checkpoint(path: str | Path, device: str | torch.device = "cpu"

@@ -159,14 +159,12 @@ def part_volsdf(ctx: TourContext, sec: Section) -> None:
         torch.set_num_threads(threads)
     import imageio.v3 as iio
 
-    from inverse3d.viz.images import save_frames, save_image
-
-    def zoom(image: np.ndarray, k: int = 4) -> np.ndarray:  # the short run's 32 px views, shown larger
-        return image.repeat(k, axis=-3).repeat(k, axis=-2)
+    from inverse3d.viz.images import save_frames, save_image, zoom
 
     frames = iio.imread(r["turntable"], index=None)[..., :3]
-    gif = save_frames(list(zoom(frames)), ctx.path("volsdf_turntable.gif"), fps=ctx.fps)
-    view = save_image(ctx.path("volsdf_view.png"), zoom(iio.imread(r["view"])[..., :3]))
+    # the short run's 32 px views, shown 4 times larger
+    gif = save_frames(list(zoom(frames, 4)), ctx.path("volsdf_turntable.gif"), fps=ctx.fps)
+    view = save_image(ctx.path("volsdf_view.png"), zoom(iio.imread(r["view"])[..., :3], 4))
     f1 = "-" if r["f1@0.02"] is None else f"{r['f1@0.02']:.1f}"
     sec.add(gif, f"VolSDF from the lego scene's images ({r['label']}): colour | geometry (normal shading). Test PSNR "
             f"{r['psnr']:.1f} dB, F1@0.02 of the marching-cubes mesh against the true mesh {f1}, learned beta "

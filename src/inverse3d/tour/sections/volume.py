@@ -26,7 +26,7 @@ def _box_part(ctx: TourContext, sec: Section) -> list[list[str]]:
     """Fits the box; adds its before/after figure; returns the table rows."""
     from inverse3d.datasets.scenes import load_scene, make_scene
     from inverse3d.tasks.nerf.box import box_rays_from_scene, fit_box, render_box_rays
-    from inverse3d.viz.images import image_grid, save_image
+    from inverse3d.viz.images import image_grid, save_image, zoom
 
     size = 32 if ctx.quick else 64
     folder = make_scene("box", ctx.out_dir / "scenes" / "box", image_size=size, n_train=4, n_val=1, n_test=1,
@@ -53,9 +53,8 @@ def _box_part(ctx: TourContext, sec: Section) -> list[list[str]]:
 
     before, after = render(init_c, init_s), render(r.center, r.sides)
     truth = colors[: H * W * n_views].reshape(n_views, H, W, 3)
-    zoom = max(1, 128 // H)  # shown at about 128 px a view
-    tiles = [(t * 255).round().to(torch.uint8).repeat_interleave(zoom, 0).repeat_interleave(zoom, 1).numpy()
-             for row in (truth, before, after) for t in row]
+    factor = max(1, 128 // H)  # shown at about 128 px a view
+    tiles = [zoom((t * 255).round().to(torch.uint8), factor).numpy() for row in (truth, before, after) for t in row]
     path = save_image(ctx.path("volume_box_fit.png"), image_grid(tiles, ncols=n_views))
     err_c = max(abs(a - b) for a, b in zip(r.center, box["center"]))
     err_s = max(abs(a - b) for a, b in zip(r.sides, box["sides"]))
