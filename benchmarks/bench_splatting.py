@@ -9,7 +9,8 @@ one pinhole camera at distance 3, tilted down, 50 degrees of horizontal view. Ev
   once so that memory stays bounded: same gradients, no recomputation) timed in the same run;
 - 100,000 Gaussians at 256x256 (target: <= 1 s), with peak memory;
 - a tiny case for the smoke test.
-On a shared 2-core machine, ``--threads 1`` gives steadier numbers (a second intra-op thread mostly waits for a core).
+On a shared 2-core machine, ``--threads 1`` gives steadier numbers (a second intra-op thread mostly waits for a core;
+under load, spinning OpenMP threads can make a 2-thread step take seconds: ``OMP_WAIT_POLICY=PASSIVE`` avoids it).
 Run: ``python -m benchmarks --filter splatting [--threads N]``.
 """
 

@@ -186,6 +186,21 @@ def test_spherical_harmonics_basis():
     torch.testing.assert_close(gram, torch.eye(16, dtype=F64), atol=0.06, rtol=0)
 
 
+
+@pytest.mark.parametrize("degree", [0, 1, 3])
+def test_spherical_harmonics_per_camera_and_gradcheck(degree):
+    """(C, N, 3) directions with (N, K, D) coefficients (the batched-matmul path): values against the loop, and
+    gradients of both inputs by gradcheck."""
+    g = torch.Generator().manual_seed(3)
+    dirs = torch.randn(2, 5, 3, dtype=F64, generator=g)
+    coeffs = torch.randn(5, 16, 3, dtype=F64, generator=g)
+    ours = spherical_harmonics(degree, dirs, coeffs)
+    unit = torch.nn.functional.normalize(dirs, dim=-1)
+    ref = torch.stack([torch.stack([_sh_loop(degree, d, c) for d, c in zip(unit[i], coeffs)]) for i in range(2)])
+    torch.testing.assert_close(ours, ref)
+    inputs = (dirs.clone().requires_grad_(), coeffs.clone().requires_grad_())
+    assert torch.autograd.gradcheck(lambda d, c: spherical_harmonics(degree, d, c), inputs)
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_device_and_float32(device):
     means, quats, scales, opac, colors, viewmats, Ks = scene(10, 1, 10, 8, dtype=torch.float32)

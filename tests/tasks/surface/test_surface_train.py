@@ -101,6 +101,15 @@ def test_learning_rate_schedule():
     assert learning_rate_at(cfg, 2, fraction=0.9) == pytest.approx(0.75)  # warm-up first
 
 
+def test_beta_learns_at_volsdf_rate():
+    """VolSDF's linear beta learns at min(lr, 5e-4); NeuS's log-scale s at the network's rate."""
+    from inverse3d.tasks.surface.train import density_lr_scale
+
+    assert density_lr_scale(SurfaceTrainConfig(method="volsdf", sdf="hashgrid")) == pytest.approx(0.05)
+    assert density_lr_scale(SurfaceTrainConfig(method="volsdf", sdf="mlp")) == 1.0
+    assert density_lr_scale(SurfaceTrainConfig(method="neus", sdf="hashgrid")) == 1.0
+
+
 @pytest.mark.parametrize("bad,match", [
     (dict(method="idr"), "--method"), (dict(sdf="voxels"), "--sdf"), (dict(background="green"), "--background"),
     (dict(lr=-1.0), "--lr"), (dict(beta=0.0), "--beta"), (dict(init_s=-2.0), "--init-s"),

@@ -31,7 +31,8 @@ def _check(name: str, t: object, shape: tuple, dims: Optional[int] = None) -> to
     if not t.is_floating_point():
         raise ValueError(f"rasterization: {name} must be a floating-point tensor; got {t.dtype}")
     with torch.no_grad():
-        if t.numel() and not bool(torch.isfinite(t).all()):
+        # a finite sum proves every entry finite (one cheap pass); only otherwise test entry by entry
+        if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
             raise ValueError(f"rasterization: {name} has non-finite values")
     return t
 
@@ -172,13 +173,19 @@ def rasterization(
 
     # visible (camera, Gaussian) pairs, camera-major
     visible = (proj.radii > 0).all(dim=-1) & (opac > 0)  # (C, N)
-    cam_ids, gauss_ids = torch.nonzero(visible, as_tuple=True)
-    m2d = proj.means2d[cam_ids, gauss_ids]  # (P, 2)
-    con = proj.conics[cam_ids, gauss_ids]
-    opa = opac[cam_ids, gauss_ids]
-    dep = proj.depths[cam_ids, gauss_ids]
-    feat = features[cam_ids, gauss_ids]  # (P, F)
-    bins = isect_tiles(m2d.detach(), proj.covars2d[cam_ids, gauss_ids].detach(), opa.detach(), dep.detach(),
+    flat = torch.nonzero(visible.reshape(-1)).squeeze(1)  # (P,) visible pairs as indices into the C * N
+    cam_ids, gauss_ids = flat // max(n, 1), flat % max(n, 1)
+
+    def pick(x: torch.Tensor) -> torch.Tensor:
+        """(C, N, ...) -> (P, ...): the visible pairs' rows (index_select is much cheaper than x[cam, gauss])."""
+        return x.reshape((c * n,) + x.shape[2:]).index_select(0, flat)
+
+    m2d = pick(proj.means2d)  # (P, 2)
+    con = pick(proj.conics)
+    opa = pick(opac)
+    dep = pick(proj.depths)
+    feat = pick(features)  # (P, F)
+    bins = isect_tiles(m2d.detach(), pick(proj.covars2d).detach(), opa.detach(), dep.detach(),
                        cam_ids, c, width, height, tile_size)
     image, alphas, median = composite_tiles(m2d, con, opa, feat, bins, width, height, chunk_elements,
                                             with_median=return_median_depth)
@@ -195,7 +202,7 @@ def rasterization(
     meta = {
         "camera_ids": cam_ids if packed else None,
         "gaussian_ids": gauss_ids if packed else None,
-        "radii": proj.radii[cam_ids, gauss_ids] if packed else proj.radii,
+        "radii": pick(proj.radii) if packed else proj.radii,
         "means2d": m2d if packed else proj.means2d,
         "depths": dep if packed else proj.depths,
         "conics": con if packed else proj.conics,

@@ -62,4 +62,25 @@ def spherical_harmonics(degree: int, dirs: torch.Tensor, coeffs: torch.Tensor) -
                          f"{coeffs.shape[-2]}")
     dirs = torch.nn.functional.normalize(dirs, dim=-1)
     basis = sh_basis(degree, dirs)  # (..., N, B)
-    return (basis[..., None] * coeffs[..., :n_bases, :]).sum(dim=-2)
+    coeffs = coeffs[..., :n_bases, :]
+    if coeffs.dim() == 3 and basis.dim() == 3:  # the common case: (C, N, B) bases, coefficients shared by cameras
+        return _ShContract.apply(basis, coeffs)
+    return (basis[..., None] * coeffs).sum(dim=-2)
+
+
+class _ShContract(torch.autograd.Function):
+    """``out[c, n] = basis[c, n] @ coeffs[n]`` for basis (C, N, B) and coeffs (N, B, D), as batched matrix
+    products; autograd of the broadcast product-and-sum would materialise and reduce (C, N, B, D) tensors twice."""
+
+    @staticmethod
+    def forward(ctx, basis, coeffs):
+        ctx.save_for_backward(basis, coeffs)
+        return torch.matmul(basis.transpose(0, 1), coeffs).transpose(0, 1)  # (N, C, B) @ (N, B, D) -> (C, N, D)
+
+    @staticmethod
+    def backward(ctx, g):
+        basis, coeffs = ctx.saved_tensors
+        g_nc = g.transpose(0, 1)  # (N, C, D)
+        g_basis = torch.matmul(g_nc, coeffs.transpose(1, 2)).transpose(0, 1) if ctx.needs_input_grad[0] else None
+        g_coeffs = torch.matmul(basis.permute(1, 2, 0), g_nc) if ctx.needs_input_grad[1] else None  # (N, B, D)
+        return g_basis, g_coeffs

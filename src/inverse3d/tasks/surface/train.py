@@ -5,8 +5,8 @@ RNG, so a resumed run draws the same rays), renders them (``render.render_rays``
 
     L = |rgb - target|_1 + eikonal_weight * mean((|grad f| - 1)^2) + mask_weight * BCE(opacity, alpha)
 
-(the L1 colour loss of VolSDF/NeuS, IGR's eikonal term on the ray samples' SDF gradients, and for scenes with alpha
-NeuS's mask loss). RGBA scenes are composited over white (``--background white``, the default: the evaluation's
+(the L1 colour loss of VolSDF/NeuS, IGR's eikonal term on the SDF gradients of the ray samples evaluated with
+gradients and of ``eikonal_points`` uniform points in the scene box, and for scenes with alpha NeuS's mask loss). RGBA scenes are composited over white (``--background white``, the default: the evaluation's
 background too), black or a random colour per ray. The learning rate warms up linearly over ``warmup`` steps and
 then decays with a cosine to ``lr * lr_final`` over the steps, or with ``--max-minutes`` over whichever of the steps
 and the time budget ends first (``RunClock``: training seconds kept across resumes; without a time budget the schedule
@@ -56,6 +56,9 @@ class SurfaceTrainConfig(SceneTrainOptions, SurfaceOptions):
     """Steps of linear learning-rate warm-up."""
     eikonal_weight: float = 0.1
     """Weight of the eikonal term."""
+    eikonal_points: int = 512
+    """Points drawn uniformly in the scene box each step for the eikonal term, beside the rendered samples
+    (VolSDF's choice): keeps the SDF a distance in empty space, whose samples are skipped (--skip-weight)."""
     mask_weight: float = 0.1
     """Weight of the mask loss (BCE of the opacity against the images' alpha; scenes with alpha only)."""
     background: str = "white"
@@ -81,6 +84,8 @@ class SurfaceTrainConfig(SceneTrainOptions, SurfaceOptions):
             raise ValueError(f"--lr-final must be in (0, 1]; got {self.lr_final}")
         if self.warmup < 0:
             raise ValueError(f"--warmup must be >= 0; got {self.warmup}")
+        if self.eikonal_points < 0:
+            raise ValueError(f"--eikonal-points must be >= 0; got {self.eikonal_points}")
         for name in ("eikonal_weight", "mask_weight"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
@@ -109,6 +114,20 @@ def learning_rate_at(config: SurfaceTrainConfig, step: int, fraction: float | No
     if fraction is not None:
         progress = max(progress, min(fraction, 1.0))
     return lr * (config.lr_final + (1.0 - config.lr_final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+BETA_LR = 5e-4
+"""VolSDF's learning rate, at most, for its beta: a linear parameter of size ~0.01 that Adam moves by about the
+learning rate per step (at the hash grid's 1e-2 it jumps by its own size and the colour loss spikes)."""
+
+
+def density_lr_scale(config: SurfaceTrainConfig) -> float:
+    """The density parameter's learning rate relative to the network's: ``min(lr, BETA_LR) / lr`` for VolSDF's beta,
+    1 for NeuS's ``s = exp(10 variance)`` (a log-scale parameter)."""
+    if config.method != "volsdf":
+        return 1.0
+    lr = config.learning_rate()
+    return min(lr, BETA_LR) / lr
 
 
 def _scene_path(config: SurfaceTrainConfig, progress: bool = False) -> Path:
@@ -158,7 +177,12 @@ class SurfaceTask(Trainable):
         self.model = SurfaceModel(cfg.model_options(), self.scene_meta["bounds"], self.scene_meta["near"],
                                   self.scene_meta["far"]).to(run.device)
         eps = 1e-15 if cfg.sdf == "hashgrid" else 1e-8
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate(), eps=eps)
+        density = list(self.model.density.parameters())
+        ids = {id(p) for p in density}
+        groups = [{"params": [p for p in self.model.parameters() if id(p) not in ids], "lr_scale": 1.0}]
+        if density:
+            groups.append({"params": density, "lr_scale": density_lr_scale(cfg)})
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.learning_rate(), eps=eps)
         return self.model, self.optimizer
 
     def loss(self, model, batch, step: int) -> torch.Tensor:
@@ -166,8 +190,9 @@ class SurfaceTask(Trainable):
         core: SurfaceModel = getattr(model, "module", model)
         self.clock.tick()
         fraction = None if cfg.max_minutes is None else self.clock.fraction(step, cfg.iterations, cfg.max_minutes)
+        lr = learning_rate_at(cfg, step, fraction)
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate_at(cfg, step, fraction)
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         bg = None
         if self.pool.has_alpha:
             if cfg.background == "random":
@@ -176,10 +201,14 @@ class SurfaceTask(Trainable):
                 bg = torch.ones(3, device=batch.rgb.device)
         target = batch.target(bg)
         out = model(batch.origins, batch.directions, stratified=True, background=bg, with_gradients=True)
-        from inverse3d.tasks.surface.losses import eikonal_loss
+        from inverse3d.tasks.surface.losses import eikonal_loss, random_points_in_box
 
+        gradients = out["gradients"]
+        if cfg.eikonal_points > 0 and cfg.eikonal_weight > 0:
+            box = random_points_in_box(cfg.eikonal_points, core.bounds_lo, core.bounds_hi)
+            gradients = torch.cat([gradients, core.sdf.forward_with_gradient(box, create_graph=True)[1]])
         color = (out["rgb"] - target).abs().mean()
-        loss = color + cfg.eikonal_weight * eikonal_loss(out["gradients"])
+        loss = color + cfg.eikonal_weight * eikonal_loss(gradients)
         if self.pool.has_alpha and cfg.mask_weight > 0:
             opacity = out["opacity"].clamp(1e-4, 1 - 1e-4)
             loss = loss + cfg.mask_weight * torch.nn.functional.binary_cross_entropy(opacity, batch.alpha)
