@@ -260,14 +260,17 @@ class HashGridSDF(SDFField):
         out = (feats * weight.to(table.dtype)).sum(2)  # (F, L, P)
         return out.permute(2, 1, 0).reshape(unit.shape[0], -1)
 
+    def _coordinates(self, points: torch.Tensor):
+        """(..., 3) world points -> (x (P, 3) flat points, unit (P, 3) box coordinates, lo, hi, centre (3,))."""
+        check_points(points)
+        lo, hi = self.bounds_lo.to(points.dtype), self.bounds_hi.to(points.dtype)
+        x = points.reshape(-1, 3)
+        return x, (x - lo) / (hi - lo), lo, hi, 0.5 * (lo + hi)
+
     def forward_with_features(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., 3) world points -> (sdf (..., 1), features (..., feature_dim))."""
-        check_points(points)
         batch = points.shape[:-1]
-        lo, hi = self.bounds_lo.to(points.dtype), self.bounds_hi.to(points.dtype)
-        centre = 0.5 * (lo + hi)
-        x = points.reshape(-1, 3)
-        unit = (x - lo) / (hi - lo)  # (P, 3)
+        x, unit, lo, hi, centre = self._coordinates(points)
         h = torch.cat([self._encode(unit).to(points.dtype), 2.0 * unit - 1.0], dim=-1)
         out = self.output_layer(self.mlp(h))  # (P, 1 + F)
         base = (x - centre).norm(dim=-1, keepdim=True) - self.radius
@@ -287,12 +290,8 @@ class HashGridSDF(SDFField):
         that require grad themselves take the generic autograd path (their second derivatives are kept)."""
         if points.requires_grad:
             return super().forward_with_gradient(points, create_graph)
-        check_points(points)
         batch = points.shape[:-1]
-        lo, hi = self.bounds_lo.to(points.dtype), self.bounds_hi.to(points.dtype)
-        centre = 0.5 * (lo + hi)
-        x = points.reshape(-1, 3)
-        unit = (x - lo) / (hi - lo)  # (P, 3)
+        x, unit, lo, hi, centre = self._coordinates(points)
         with torch.enable_grad():
             enc, jac = self.encoding.forward_with_jacobian(unit)  # (P, E), (P, E, 3)
             enc, jac = enc.to(points.dtype), jac.to(points.dtype)
