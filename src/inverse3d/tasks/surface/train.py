@@ -208,7 +208,9 @@ class SurfaceTask(Trainable):
             box = random_points_in_box(cfg.eikonal_points, core.bounds_lo, core.bounds_hi)
             gradients = torch.cat([gradients, core.sdf.forward_with_gradient(box, create_graph=True)[1]])
         color = (out["rgb"] - target).abs().mean()
-        loss = color + cfg.eikonal_weight * eikonal_loss(gradients)
+        loss = color
+        if gradients.shape[0] > 0:  # none when every sample was skipped and no box points are drawn
+            loss = loss + cfg.eikonal_weight * eikonal_loss(gradients)
         if self.pool.has_alpha and cfg.mask_weight > 0:
             opacity = out["opacity"].clamp(1e-4, 1 - 1e-4)
             loss = loss + cfg.mask_weight * torch.nn.functional.binary_cross_entropy(opacity, batch.alpha)
