@@ -7,6 +7,9 @@
   octaves, 2048 cloud points + 2048 near-surface + 1024 box points, surface + normal + eikonal + off-surface losses
   with the eikonal gradient's graph, Adam) -- the eikonal-loss step; the same with the course-size SDFMLP
   (8 x 256, 6 octaves) and with HashGridSDF (16 levels, 2^16 tables);
+- the surface task's hash-grid SDF: value, gradient with its graph and features at 24,576 points (512 rays x 48
+  samples) and the backward of an eikonal loss, with the analytic gradient against autograd through the whole
+  network in the same run;
 - the mesh SDF (exact distance + winding number) of 10,000 points against the procedural chair.
 On a shared 2-core machine, ``--threads 1`` gives steadier numbers.
 """
@@ -70,6 +73,32 @@ def _fit_step(build, n: int = 2048):
     return make
 
 
+def _eikonal_pass(n_points: int, analytic: bool):
+    """SDF, gradient (with its graph) and features of the surface task's hash-grid SDF (12 levels, 2^15 tables,
+    finest 256, 15 features) at ``n_points`` points, then the backward of an eikonal + SDF + feature loss: the
+    analytic gradient (points without grad), or autograd through the whole network (points that require grad)."""
+
+    def make():
+        from inverse3d.models.fields import HashGridSDF
+
+        torch.manual_seed(0)
+        net = HashGridSDF(((-1.5,) * 3, (1.5,) * 3), radius=1.2, feature_dim=15, n_levels=12, log2_hashmap_size=15,
+                          finest_resolution=256)
+        x = torch.rand(n_points, 3) * 3 - 1.5
+
+        def run():
+            p = x if analytic else x.clone().requires_grad_(True)
+            sdf, grad, feats = net.forward_with_gradient(p, create_graph=True)
+            loss = (grad.norm(dim=-1) - 1).square().mean() + sdf.abs().mean() + feats.mean()
+            net.zero_grad(set_to_none=True)
+            loss.backward()
+            return loss
+
+        return run
+
+    return make
+
+
 def _mesh_sdf(n_points: int):
     def make():
         from inverse3d.renderer.sdf import mesh_sdf
@@ -95,6 +124,9 @@ def cases() -> list[Case]:
              _fit_step(lambda: SDFMLP(8, 256, 6, skips=(4,), radius=0.3)), repeats=3),
         Case("sdf fit-points step HashGridSDF (eikonal)",
              _fit_step(lambda: HashGridSDF(box, radius=0.3, log2_hashmap_size=16, finest_resolution=256)),
+             repeats=3),
+        Case("sdf hash-grid SDF + gradient + eikonal backward, 24576 points (analytic gradient)",
+             _eikonal_pass(24576, True), comparator=("autograd through the network", _eikonal_pass(24576, False)),
              repeats=3),
         Case("sdf mesh_sdf 10k points vs chair", _mesh_sdf(10000), repeats=3),
         Case("sdf tiny trace + step (tiny)", _tiny, repeats=2, tiny=True),

@@ -193,8 +193,8 @@ class HashGridEncoding(nn.Module):
             features (P, L * F) as ``forward``, and jacobian (P, L * F, 3): d features / d x (box coordinates).
 
         Both are linear in the table, so a loss on an analytic spatial gradient built from the Jacobian (the eikonal
-        term of an SDF) trains the table with first derivatives only -- much cheaper than autograd's second
-        derivatives through the gather.
+        term of an SDF) trains the table with first derivatives only, instead of autograd's second derivatives
+        through the gather.
         """
         check_points(x)
         index, weights = self.corner_weights_and_derivatives(x.reshape(-1, 3))

@@ -286,7 +286,8 @@ class HashGridSDF(SDFField):
         ``d h / d x`` computed next to the features from the same gather (``HashGridEncoding.forward_with_jacobian``,
         linear in the table) and ``d MLP / d h`` by autograd through the small MLP alone. With ``create_graph`` a
         loss on the gradient trains the MLP (second derivatives of the MLP only) and the table (first derivatives):
-        the same values and parameter gradients as autograd through the whole network, about twice as fast. Points
+        the same values and parameter gradients as autograd through the whole network, 1.3x faster on one CPU thread
+        and about as fast on two (``benchmarks/bench_sdf.py``: its scatter-add backward parallelises less). Points
         that require grad themselves take the generic autograd path (their second derivatives are kept)."""
         if points.requires_grad:
             return super().forward_with_gradient(points, create_graph)
