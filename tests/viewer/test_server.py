@@ -4,7 +4,9 @@ headless Chromium (skipped without viser or without chromium)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import tempfile
@@ -122,7 +124,21 @@ def _chromium(url: str, profile: str, net_log: Path) -> subprocess.Popen:
          "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--window-size=640,480",
          # offline: every host name but localhost resolves to nothing, and every request is logged
          "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", f"--log-net-log={net_log}", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stops Chromium and its helper processes (its own process group): a renderer still writing into the profile
+    after the browser process exits would make the profile's removal fail."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
 
 
 def _wait(condition, seconds: float, what: str):
@@ -146,7 +162,7 @@ def test_page_loads_offline_in_chromium_and_draws(files, nerf_checkpoint, viewer
     viewer._home = None  # look at the ball, not from the checkpoint's training camera
     viewer._update_initial_camera()
     net_log = tmp_path / "net.json"
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = _chromium(viewer.url, profile, net_log)
         try:
             client = _wait(lambda: next(iter(viewer.server.get_clients().values()), None), 120,
@@ -170,8 +186,7 @@ def test_page_loads_offline_in_chromium_and_draws(files, nerf_checkpoint, viewer
             assert image is not None and image.shape[0] == 128 and image.dtype == np.uint8
             assert viewer.nodes[slug]["render_bar"].value == pytest.approx(100.0)
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop(proc)
     urls = set(re.findall(r'"url":"([^"]+)"', net_log.read_text(errors="replace")))
     page = {u for u in urls if not any(re.match(rf"https?://([a-z0-9-]+\.)*{re.escape(h)}/", u)
                                        for h in NETWORK_LOG_BROWSER_HOSTS)}

@@ -27,7 +27,7 @@ def media_status(page: Path, timeout: float = 120) -> tuple[int, int, str]:
     """(total media, failed media, DOM) after Chromium has loaded ``page``."""
     exe = chromium()
     assert exe, "no chromium"
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:  # helpers may linger
         proc = subprocess.run(
             [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.resolve().as_uri()],
             capture_output=True, text=True, timeout=timeout,
