@@ -9,12 +9,53 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class RunOptions:
+    """The options of every command that trains or fits through the training core (``fit_loop``): where it writes,
+    how many steps, the seed, checkpoints and resuming, a time budget, the device and the progress bar.
+
+    A command's config derives from it and redeclares a field whose default or help differs there (a field
+    redeclared without a docstring keeps this help); ``loop_options`` makes the core's ``LoopOptions``."""
+
+    out_dir: str = "out"
+    """Folder for checkpoint.pt, loss.png and config.json (locked while running: one run per folder)."""
+    iterations: int = 1000
+    """Optimisation steps (a resumed run continues up to this number)."""
+    seed: int = 0
+    """Seed of the initialisation and of every random draw of the run."""
+    checkpoint_every: int = 200
+    """Write out_dir/checkpoint.pt (atomically) every this many steps, also at the end and when interrupted."""
+    max_minutes: float | None = None
+    """Stop after this many minutes (with a checkpoint; --resume continues)."""
+    resume: bool = False
+    """Continue out_dir/checkpoint.pt exactly (weights, optimiser, step and random states)."""
+    overwrite: bool = False
+    """Replace an existing checkpoint in out_dir (without this or --resume a run refuses to touch it)."""
+    device: str = "auto"
+    """Torch device: auto, cpu, cuda, cuda:N or mps."""
+    progress: bool = True
+    """Show the progress bar."""
+
+    def loop_options(self, config: dict[str, Any] | None = None, **more: Any):
+        """The training core's ``LoopOptions`` for these options: ``config`` is written to config.json and stored
+        in the checkpoint (default: every option as plain values); ``more``: other ``LoopOptions`` fields, or
+        values that replace these (a resolved ``device``, say)."""
+        from inverse3d.training.loop import LoopOptions
+
+        values = dict(out_dir=Path(self.out_dir), iterations=self.iterations, seed=self.seed,
+                      checkpoint_every=self.checkpoint_every, resume=self.resume, overwrite=self.overwrite,
+                      max_minutes=self.max_minutes, progress=self.progress, device=self.device,
+                      config=plain_values(self) if config is None else config)
+        return LoopOptions(**{**values, **more})
 
 
 def check_int(option: str, value: Any, low: int | None = None, high: int | None = None) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from inverse3d.training.options import RunOptions, check_int
+
 __all__ = ["BUILTIN", "SceneTrainOptions", "scene_path", "open_scene", "manifest_bounds", "scene_bounds",
            "camera_summary", "orbit_cameras"]
 
@@ -23,10 +25,11 @@ BUILTIN = ("lego", "materials", "box", "forward")
 
 
 @dataclass
-class SceneTrainOptions:
+class SceneTrainOptions(RunOptions):
     """The options of every command that trains on a multi-view scene (``nerf train``, ``surface train``, ``splat
-    train``): where the scene and the outputs are, and how the run goes. A task's config derives from it and
-    redeclares a field whose default or help differs there (``out_dir``'s default, for one)."""
+    train``): where the scene is, and the run's options (``RunOptions``, with these commands' defaults). A task's
+    config derives from it and redeclares a field whose default or help differs there (``out_dir``'s default, for
+    one)."""
 
     scene: str = "lego"
     """A scene folder (NeRF-synthetic, nerfstudio, COLMAP, LLFF, course) or a built-in name (lego, materials, box,
@@ -45,38 +48,17 @@ class SceneTrainOptions:
     """Seed of the initialisation, the ray draws and the samples."""
     checkpoint_every: int = 500
     """Write the checkpoint every this many steps."""
-    max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint)."""
-    resume: bool = False
-    """Continue --out-dir/checkpoint.pt exactly."""
-    overwrite: bool = False
-    """Replace an existing checkpoint in --out-dir."""
-    device: str = "auto"
-    """Torch device: auto, cpu, cuda, cuda:N or mps."""
-    progress: bool = True
-    """Show the progress bar."""
 
     def check_scene_options(self) -> None:
         """One-line ``ValueError`` naming the option for a scene option that cannot work (the run's options are
         checked by the training core's ``LoopOptions.check``)."""
         from inverse3d.datasets.scenes.dataset import DOWNSCALES
-        from inverse3d.training.options import check_int
 
         if not self.scene:
             raise ValueError("--scene must name a scene folder or a built-in scene")
         check_int("--image-size", self.image_size, 8)
         if self.downscale not in DOWNSCALES:
             raise ValueError(f"--downscale must be 1, 2, 4 or 8; got {self.downscale}")
-
-    def loop_options(self, config: dict[str, Any], **more: Any):
-        """The training core's ``LoopOptions`` of these options, with ``config`` (the task's options as plain values,
-        written to config.json) and any other ``LoopOptions`` field in ``more``."""
-        from inverse3d.training import LoopOptions
-
-        return LoopOptions(out_dir=Path(self.out_dir), iterations=self.iterations, seed=self.seed,
-                           checkpoint_every=self.checkpoint_every, resume=self.resume, overwrite=self.overwrite,
-                           max_minutes=self.max_minutes, progress=self.progress, device=self.device, config=config,
-                           **more)
 
 
 def scene_path(config: Any, progress: bool = False) -> Path:

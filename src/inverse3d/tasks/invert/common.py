@@ -13,11 +13,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
+
+from inverse3d.training.options import RunOptions
 
 __all__ = ["SHADERS", "LOSSES", "soft_renderer", "orbit_cameras", "headlights", "image_loss", "ProgressFrames",
            "read_image", "check_finite", "over_white", "rotation_error_degrees", "camera_params"]
@@ -231,35 +234,24 @@ def check_choice(option: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"{option} must be one of {', '.join(choices)}; got {value!r}")
 
 
-from dataclasses import dataclass  # noqa: E402
-
-
 @dataclass
-class RunOptions:
-    """Options every inverse problem shares: where to write, how long, checkpoints, device, progress."""
+class InvertOptions(RunOptions):
+    """Options every inverse problem shares: the run's (``RunOptions``, with these commands' defaults), the learning
+    rate and the progress GIF."""
 
     out_dir: str = "out/invert"
     """Folder for the result, progress.gif, loss.png, config.json and checkpoint.pt (locked while running)."""
     iterations: int = 200
     """Adam steps."""
-    lr: float = 0.05
-    """Adam's learning rate (cosine decay to 10% over the run)."""
     seed: int = 0
     """Seed of the targets' random poses, the initial guesses and the optimisation."""
-    frame_every: int = 10
-    """A progress.gif frame (target | current render) every this many steps."""
     checkpoint_every: int = 100
-    """Write checkpoint.pt (atomically) every this many steps; --resume continues it exactly."""
-    max_minutes: float | None = None
-    """Stop after this many minutes (with a checkpoint; --resume continues)."""
-    resume: bool = False
-    """Continue --out-dir/checkpoint.pt exactly."""
-    overwrite: bool = False
-    """Replace an existing checkpoint in --out-dir."""
     device: str = "cpu"
     """Torch device: cpu, cuda, cuda:N (the CLI also takes auto)."""
-    progress: bool = True
-    """Show the progress bar."""
+    lr: float = 0.05
+    """Adam's learning rate (cosine decay to 10% over the run)."""
+    frame_every: int = 10
+    """A progress.gif frame (target | current render) every this many steps."""
 
     def check_run(self) -> None:
         """Raises ValueError (one line naming the option) for run options that cannot work."""
@@ -270,16 +262,6 @@ class RunOptions:
         check_int("--checkpoint-every", self.checkpoint_every, 1)
         check_int("--seed", self.seed, 0)
         check_float("--lr", self.lr, positive=True)
-
-    def loop_options(self):
-        """The ``LoopOptions`` of the shared training loop for these options (config: every option's value)."""
-        from inverse3d.training import LoopOptions
-        from inverse3d.training.options import plain_values
-
-        return LoopOptions(out_dir=Path(self.out_dir), iterations=self.iterations, seed=self.seed,
-                           checkpoint_every=self.checkpoint_every, resume=self.resume, overwrite=self.overwrite,
-                           max_minutes=self.max_minutes, progress=self.progress, device=self.device,
-                           config=plain_values(self))
 
 
 def cosine_lr(optimizer: torch.optim.Optimizer, base: float, step: int, total: int, final: float = 0.1) -> None:

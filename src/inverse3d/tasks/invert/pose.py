@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from inverse3d.tasks.invert.common import (LOSSES, SHADERS, ProgressFrames, RunOptions, check_choice, check_finite,
+from inverse3d.tasks.invert.common import (LOSSES, SHADERS, ProgressFrames, InvertOptions, check_choice, check_finite,
                                            cosine_lr, image_loss, multiscale, over_white, read_image,
                                            rotation_error_degrees, soft_renderer)
 from inverse3d.training import Batches, LoopResult, Run, Trainable, fit_loop
@@ -41,7 +41,7 @@ __all__ = ["PoseConfig", "PoseModel", "PoseResult", "fit_pose", "random_rotation
 
 
 @dataclass
-class PoseConfig(RunOptions):
+class PoseConfig(InvertOptions):
     """Options of ``inverse3d invert pose``."""
 
     mesh: str = "cow"

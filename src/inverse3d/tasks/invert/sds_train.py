@@ -16,8 +16,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from inverse3d.training.loop import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
-from inverse3d.training.options import check_checkpoint_target, check_float, check_int, plain_values
+from inverse3d.training.loop import Batches, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training.options import RunOptions, check_checkpoint_target, check_float, check_int, plain_values
 
 __all__ = ["SDSConfig", "SDSTask", "run_sds", "TARGETS", "DEFAULT_LR"]
 
@@ -27,8 +27,9 @@ DEFAULT_LR = {"image": 0.1, "mesh": 0.02, "nerf": 0.01}
 
 
 @dataclass
-class SDSConfig:
-    """Options of a score-distillation run (each documented for ``inverse3d invert sds --help``)."""
+class SDSConfig(RunOptions):
+    """Options of a score-distillation run (each documented for ``inverse3d invert sds --help``; the run's are
+    ``RunOptions``, with this command's defaults)."""
 
     prompt: str = "a DSLR photo of a hamburger"
     """The text the result should match."""
@@ -98,14 +99,8 @@ class SDSConfig:
     """The diffusion model's dtype: auto (float16 on CUDA, else float32), float16, bfloat16 or float32."""
     checkpoint_every: int = 100
     """Write checkpoint.pt every this many steps."""
-    resume: bool = False
-    """Continue out_dir/checkpoint.pt exactly."""
-    overwrite: bool = False
-    """Replace an existing run in out_dir."""
     max_minutes: Optional[float] = None
     """Stop after this many minutes (with a checkpoint)."""
-    progress: bool = True
-    """Show the progress bar."""
 
     def check(self) -> None:
         """Raises ``ValueError`` naming the option that cannot work; touches no file."""
@@ -346,9 +341,7 @@ def run_sds(config: SDSConfig, model=None) -> LoopResult:
     config.check()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto"
                           else config.device)
-    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
-                          checkpoint_every=config.checkpoint_every, resume=config.resume, overwrite=config.overwrite,
-                          max_minutes=config.max_minutes, progress=config.progress, device=str(device))
+    options = config.loop_options({}, device=str(device))
     options.check()
     check_checkpoint_target(options.out_dir, options.resume, options.overwrite)  # before the model's loading
     mesh = _load_mesh(config.mesh) if config.target == "mesh" else None  # a bad file fails before loading

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from inverse3d.tasks.invert.common import (ProgressFrames, RunOptions, check_choice, check_finite, cosine_lr,
+from inverse3d.tasks.invert.common import (ProgressFrames, InvertOptions, check_choice, check_finite, cosine_lr,
                                            headlights, image_loss, orbit_cameras, over_white, soft_renderer)
 from inverse3d.training import Batches, Run, Trainable, fit_loop
 
@@ -35,7 +35,7 @@ __all__ = ["ShapeConfig", "ShapeModel", "ShapeResult", "fit_shape", "shape_metri
 
 
 @dataclass
-class ShapeConfig(RunOptions):
+class ShapeConfig(InvertOptions):
     """Options of ``inverse3d invert shape``."""
 
     iterations: int = 400

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from inverse3d.tasks.invert.common import (ProgressFrames, RunOptions, check_choice, check_finite, cosine_lr,
+from inverse3d.tasks.invert.common import (ProgressFrames, InvertOptions, check_choice, check_finite, cosine_lr,
                                            headlights, image_loss, orbit_cameras, over_white, soft_renderer)
 from inverse3d.training import Batches, Run, Trainable, fit_loop
 
@@ -34,7 +34,7 @@ TEXTURE_KINDS = ("uv", "vertex")
 
 
 @dataclass
-class TextureConfig(RunOptions):
+class TextureConfig(InvertOptions):
     """Options of ``inverse3d invert texture``."""
 
     iterations: int = 300

@@ -53,14 +53,15 @@ import torch
 from inverse3d.tasks.single_view.checkpoint import CheckpointError, load_checkpoint, validate_model_config
 from inverse3d.tasks.single_view.losses import mean_occupancy, training_loss
 from inverse3d.training.loop import Batches, LoopOptions, LoopResult, Run, Trainable, TrainingInterrupted, fit_loop
-from inverse3d.training.options import CHECKPOINT_NAME, check_float, check_folder, check_int, plain_values
+from inverse3d.training.options import CHECKPOINT_NAME, RunOptions, check_float, check_folder, check_int, plain_values
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "SingleViewTraining", "train", "config_to_plain",
            "config_from_plain", "loop_options"]
 
 @dataclass
-class TrainConfig:
-    """Options of ``inverse3d train``: the model, the data, the optimisation and where results go."""
+class TrainConfig(RunOptions):
+    """Options of ``inverse3d train``: the model, the data, the optimisation and where results go (the run's options
+    are ``RunOptions``, with this command's defaults)."""
 
     type: Literal["vox", "vox_conv", "point", "mesh", "implicit"] = "vox"
     """Decoder: vox (MLP to voxels), vox_conv (3D transposed convolutions), point (MLP to points), mesh (ico-sphere
@@ -73,13 +74,6 @@ class TrainConfig:
     """Total optimisation steps (a resumed run continues up to this number)."""
     seed: int = 0
     """Seed of the weights' initialisation, the batch order and the sampling in the losses."""
-    checkpoint_every: int = 200
-    """Write out_dir/checkpoint.pt every this many steps (also at the end and when interrupted)."""
-    resume: bool = False
-    """Continue from out_dir/checkpoint.pt (exactly: weights, optimiser, step, RNG states and data order)."""
-    overwrite: bool = False
-    """Start afresh even though out_dir/checkpoint.pt exists, replacing it (without this or --resume, train refuses
-    to touch an existing checkpoint)."""
     out_dir: Path = Path("out/train")
     """Folder for checkpoint.pt, loss.png and config.json (locked while training: one run per folder)."""
     device: str = "cpu"
@@ -120,11 +114,6 @@ class TrainConfig:
     """Start the encoder from ImageNet weights found in the local torch hub cache (never downloaded)."""
     save: bool = True
     """Write checkpoints (False for throwaway runs, e.g. the tour's short run: nothing to resume from)."""
-    max_minutes: float | None = None
-    """Stop after this many minutes of training (counted from the first step; a checkpoint is written) even if
-    fewer than --iterations steps are done; a later --resume continues."""
-    progress: bool = True
-    """Show the progress bar."""
 
     def model_config(self) -> dict[str, Any]:
         """The ``SingleViewModel`` arguments this config asks for (stored in checkpoints)."""
@@ -258,11 +247,8 @@ class SingleViewTraining(Trainable):
 
 def loop_options(config: TrainConfig) -> LoopOptions:
     """The training core's options for ``config``."""
-    return LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
-                       checkpoint_every=config.checkpoint_every, resume=config.resume, overwrite=config.overwrite,
-                       save=config.save, max_minutes=config.max_minutes, progress=config.progress,
-                       device=config.device, workers=config.workers, config=config_to_plain(config),
-                       checkpoint_name=CHECKPOINT_NAME)
+    return config.loop_options(config_to_plain(config), save=config.save, workers=config.workers,
+                               checkpoint_name=CHECKPOINT_NAME)
 
 
 def train(config: TrainConfig) -> TrainResult:

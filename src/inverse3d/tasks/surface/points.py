@@ -29,7 +29,8 @@ from typing import Any
 
 import torch
 
-from inverse3d.training import Batches, LoopOptions, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training import Batches, LoopResult, Run, Trainable, fit_loop
+from inverse3d.training.options import RunOptions
 
 __all__ = ["FitPointsConfig", "PointCloud", "load_point_cloud", "make_sdf_field", "PointsSDFTask", "fit_points",
            "load_points_checkpoint"]
@@ -39,8 +40,8 @@ DEFAULT_LR = {"mlp": 2e-3, "hashgrid": 1e-2}
 
 
 @dataclass
-class FitPointsConfig:
-    """Options of ``inverse3d surface fit-points``."""
+class FitPointsConfig(RunOptions):
+    """Options of ``inverse3d surface fit-points`` (the run's are ``RunOptions``, with this command's defaults)."""
 
     cloud: str | None = None
     """A PLY point cloud (positions, optional nx/ny/nz normals) to fit; or use --shape."""
@@ -101,16 +102,8 @@ class FitPointsConfig:
     """Folder for checkpoint.pt, mesh.ply, metrics.json, turntables, loss.png, config.json."""
     seed: int = 0
     """Seed of the initialisation, the shape's samples and the training samples."""
-    checkpoint_every: int = 200
-    """Write the checkpoint every this many steps."""
-    resume: bool = False
-    """Continue from out_dir/checkpoint.pt."""
-    overwrite: bool = False
-    """Replace an existing checkpoint in out_dir."""
     max_minutes: float | None = None
     """Stop training after this many minutes (the learning-rate decay then follows the clock)."""
-    progress: bool = True
-    """Show progress bars."""
     device: str = "cpu"
     """Torch device."""
     threads: int | None = None
@@ -485,11 +478,7 @@ def fit_points(config: FitPointsConfig) -> LoopResult:
     config.check()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    options = LoopOptions(out_dir=Path(config.out_dir), iterations=config.iterations, seed=config.seed,
-                          checkpoint_every=config.checkpoint_every, resume=config.resume,
-                          overwrite=config.overwrite, max_minutes=config.max_minutes, progress=config.progress,
-                          device=config.device, config=config.to_dict())
-    return fit_loop(PointsSDFTask(config), options)
+    return fit_loop(PointsSDFTask(config), config.loop_options(config.to_dict()))
 
 
 def load_points_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
