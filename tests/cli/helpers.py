@@ -10,21 +10,22 @@ from pathlib import Path
 from typing import Callable
 
 
-def cli_runner(command: str, timeout: float = 300) -> Callable[..., subprocess.CompletedProcess]:
-    """``run(cwd, *argv)``: ``python -m inverse3d.cli.main COMMAND ARGV`` in the folder ``cwd`` with one OpenMP
-    thread, its stdout and stderr captured as text."""
+def cli_runner(*command: str, timeout: float = 300) -> Callable[..., subprocess.CompletedProcess]:
+    """``run(cwd, *argv)``: ``python -m inverse3d.cli.main COMMAND... ARGV`` (``inverse3d COMMAND... ARGV``) in the
+    folder ``cwd`` with one OpenMP thread, its stdout and stderr captured as text."""
 
     def run(cwd, *argv: str) -> subprocess.CompletedProcess:
         env = dict(os.environ, OMP_NUM_THREADS="1")
-        return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", command, *argv], cwd=cwd, env=env,
+        return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", *command, *argv], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=timeout)
 
     return run
 
 
-def tiny_lego(folder: Path) -> Path:
-    """The built-in lego scene at 16 pixels (4 train, 1 val, 2 test views, 100 points) in ``folder/lego16``."""
+def tiny_lego(folder: Path, n_points: int = 100) -> Path:
+    """The built-in lego scene at 16 pixels (4 train, 1 val, 2 test views, ``n_points`` points) in
+    ``folder/lego16``."""
     from inverse3d.datasets.scenes import make_scene
 
     return make_scene("lego", folder / "lego16", image_size=16, n_train=4, n_val=1, n_test=2, progress=False,
-                      n_points=100)
+                      n_points=n_points)

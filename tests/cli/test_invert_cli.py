@@ -4,21 +4,17 @@ errors for bad input (missing mesh, image of the wrong size, NaN)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from .helpers import cli_runner
 
 TINY_POSE = ["--image-size", "16", "--iterations", "2", "--starts", "2", "--faces-per-pixel", "4", "--no-progress",
              "--device", "cpu"]
 
 
-def _cli(cwd, *argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", "invert", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+_cli = cli_runner("invert", timeout=600)
 
 
 def _one_line_error(p, *words):

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from .helpers import cli_runner
 
 TINY = ["--n-points", "200", "--iterations", "3", "--batch-size", "32", "--n-layers", "2", "--hidden", "8",
         "--n-harmonics", "1", "--resolution", "12", "--eval-points", "200", "--turntable-frames", "2",
         "--turntable-size", "16", "--no-progress", "--device", "cpu"]
 
 
-def _cli(cwd, *argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "inverse3d.cli.main", "surface", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+_cli = cli_runner("surface")
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ or of any 3DGS PLY file) and ``eval`` (PSNR/SSIM on the test views)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional, Union
@@ -52,6 +53,9 @@ class Render:
     """Background colour, RGB in [0, 1]."""
     fps: float = 15.0
     """Frames per second of the video."""
+    eps2d: Optional[float] = None
+    """The rasteriser's low-pass term in squared pixels (default: the checkpoint's --eps2d; for a PLY 0.3, as 3DGS
+    and gsplat train)."""
     device: str = "auto"
     """Torch device: auto, cpu, cuda, cuda:N or mps."""
 
@@ -116,7 +120,7 @@ def run_train(args: Train) -> int:
 
 def run_render(args: Render) -> int:
     from inverse3d.cli.options import check_output_path, resolve_device
-    from inverse3d.tasks.splat.render import gaussians_orbit, render_turntable, scene_orbit
+    from inverse3d.tasks.splat.render import EPS2D, gaussians_orbit, render_turntable, scene_orbit
     from inverse3d.tasks.splat.train import load_splat
     from inverse3d.viz.images import save_frames
 
@@ -130,14 +134,17 @@ def run_render(args: Render) -> int:
         raise ValueError(f"--fov must be below 180 degrees; got {args.fov}")
     if not all(0 <= c <= 1 for c in args.background):
         raise ValueError(f"--background must be RGB in [0, 1]; got {list(args.background)}")
+    if args.eps2d is not None and not (math.isfinite(args.eps2d) and args.eps2d >= 0):
+        raise ValueError(f"--eps2d must be a finite number >= 0; got {args.eps2d}")
     model, ckpt = load_splat(_source(args.source), resolve_device(args.device))
+    eps2d = args.eps2d if args.eps2d is not None else float(ckpt.get("train_config", {}).get("eps2d", EPS2D))
     orbit = scene_orbit(ckpt["splat"]) if "splat" in ckpt else gaussians_orbit(model.means, model.opacities)
     for key, value in (("radius", args.radius), ("elevation", args.elevation), ("fov", args.fov)):
         if value is not None:
             orbit[key] = float(value)
     if args.centre is not None:
         orbit["centre"] = list(args.centre)
-    frames = render_turntable(model, orbit, args.frames, args.size, args.background, args.up)
+    frames = render_turntable(model, orbit, args.frames, args.size, args.background, args.up, eps2d=eps2d)
     save_frames(frames, out, fps=args.fps)
     print(f"wrote {out} ({args.frames} frames of {len(model)} Gaussians: colour | depth | alpha)")
     return 0

@@ -44,6 +44,9 @@ class Eval:
     """Marching-cubes grid samples per axis over the scene box."""
     n_points: int = 50000
     """Points sampled on each surface for chamfer and F1."""
+    outer_surface: bool = True
+    """Measure against the surface of the solid the scene's closed mesh.ply encloses, leaving out faces buried
+    inside other parts (no image shows them); --no-outer-surface: against every face."""
     images: bool = True
     """Write the side-by-side PNGs."""
     chunk: int = 4096
@@ -141,7 +144,8 @@ def run_eval(args: Eval) -> int:
     if args.resolution < 2:
         raise ValueError(f"--resolution must be >= 2; got {args.resolution}")
     result = evaluate_surface(_checkpoint(args.checkpoint), args.out_dir, args.split, args.n_views, args.resolution,
-                              args.n_points, resolve_device(args.device), args.chunk, args.images)
+                              args.n_points, resolve_device(args.device), args.chunk, args.images,
+                              outer_surface=args.outer_surface)
     print(format_table(result))
     print(f"wrote {Path(args.out_dir) / 'metrics.json'} and {result['mesh']}")
     return 0

@@ -1,19 +1,13 @@
-"""The score-distillation command (``python -m inverse3d.cli.invert_sds``, mounted as ``inverse3d invert sds``) in
+"""The score-distillation command (``inverse3d invert sds``, the module ``inverse3d.cli.invert_sds``) in
 a subprocess from another folder: a 2-step mesh run on the tiny random model, and one-line errors."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
+from tests.cli.helpers import cli_runner
 
-def _cli(cwd, *argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "inverse3d.cli.invert_sds", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+_cli = cli_runner("invert", "sds")
 
 
 def test_missing_model_folder_is_one_line(tmp_path):

@@ -118,3 +118,35 @@ def test_trains_on_cuda(tiny_lego, tmp_path):
                                     iterations=4, init_points=40, sh_degree=1, densify_start=1, densify_every=2,
                                     grad_threshold=1e-5, progress_every=2, progress=False, device="cuda"))
     assert result.model.means.device.type == "cuda" and result.step == 4
+
+
+def test_eps2d_is_the_low_pass_and_evaluation_uses_the_trained_one(tiny_lego, tmp_path):
+    from inverse3d.datasets.scenes import load_scene
+    from inverse3d.metrics import psnr
+    from inverse3d.structures import Gaussians
+    from inverse3d.tasks.splat.evaluate import evaluate_splat
+    from inverse3d.tasks.splat.train import SplatTrainConfig, train
+
+    # one tiny Gaussian: its 2D footprint is the low-pass term, so a larger eps2d spreads it (same total weight)
+    tiny = Gaussians.from_points(torch.zeros(1, 3), torch.ones(1, 3), sh_degree=0, scales=1e-4, opacity=0.9)
+    viewmats, Ks = orbit_cameras([0.0, 0.0, 0.0], 4.0, 0.0, 1, 15, 15)
+    sharp = render_view(tiny, viewmats, Ks, 15, 15, 0, None, depth=False, eps2d=0.1)["alpha"][0, ..., 0]
+    wide = render_view(tiny, viewmats, Ks, 15, 15, 0, None, depth=False, eps2d=0.6)["alpha"][0, ..., 0]
+    assert float(sharp.max()) > float(wide.max()) and int((wide > 1e-3).sum()) > int((sharp > 1e-3).sum())
+    with pytest.raises(ValueError, match="--eps2d"):
+        SplatTrainConfig(eps2d=-0.1).check()
+
+    result = train(SplatTrainConfig(scene=str(tiny_lego), out_dir=str(tmp_path / "run"), image_size=16,
+                                    iterations=2, init_points=40, sh_degree=0, progress_every=0, progress=False,
+                                    device="cpu", eps2d=0.05))
+    scores = evaluate_splat(tmp_path / "run" / "checkpoint.pt", tmp_path / "ev", n_views=1, save_images=False)
+    test = load_scene(tiny_lego, "test", white_background=True)
+    viewmats, Ks, width, height = frame_cameras(test.frames[:1])
+    truth = test[0]["image"]
+
+    def score(eps2d: float) -> float:
+        out = render_view(result.model, viewmats, Ks, width, height, None, (1.0, 1.0, 1.0), eps2d=eps2d)
+        return float(psnr(out["rgb"][0].clamp(0, 1), truth))
+
+    assert scores["psnr"] == pytest.approx(score(0.05), abs=1e-4)
+    assert abs(score(0.05) - score(0.3)) > 1e-3

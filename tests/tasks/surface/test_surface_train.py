@@ -16,14 +16,6 @@ TINY = dict(rays_per_step=128, n_samples=10, n_importance=6, hash_levels=4, hash
             mlp_harmonics=2, warmup=2, progress=False, device="cpu", checkpoint_every=1000, log_every=10)
 
 
-@pytest.fixture(scope="module")
-def tiny_lego(tmp_path_factory):
-    from inverse3d.datasets.scenes import make_scene
-
-    return make_scene("lego", tmp_path_factory.mktemp("scenes") / "lego16", image_size=16, n_train=4, n_val=1,
-                      n_test=2, progress=False, n_points=100)
-
-
 def _fixed_rays_error(model, tiny_lego) -> float:
     """Mean L1 colour error (over white) of ``model`` on 256 fixed training rays."""
     from inverse3d.datasets.scenes.rays import RayPool
@@ -206,6 +198,23 @@ def test_evaluate_writes_table_mesh_and_images(checkpoint, tmp_path):
     assert on_disk["psnr"] == pytest.approx(result["psnr"]) and "beta" in on_disk
     table = format_table(result)
     assert "mean" in table and "F1@0.02" in table
+
+
+def test_checkpoint_holds_the_occupancy_grid_and_one_without_still_loads(checkpoint, tmp_path):
+    from inverse3d.training.checkpoint import read_checkpoint, save_checkpoint
+
+    model, ckpt = load_surface_checkpoint(checkpoint)
+    assert model.occupancy is not None and ckpt["surface_config"]["occupancy"] is True
+    assert torch.equal(model.occupancy.binary, ckpt["model"]["occupancy.binary"])  # updated at step 0, saved
+    assert model.occupancy.occupancy_fraction() < 1.0
+    # a checkpoint written before the grid existed: no option, no buffers
+    old = read_checkpoint(checkpoint)
+    old["surface_config"] = {k: v for k, v in old["surface_config"].items() if not k.startswith("occupancy")}
+    old["model"] = {k: v for k, v in old["model"].items() if not k.startswith("occupancy.")}
+    save_checkpoint(tmp_path / "old.pt", old)
+    model_old, _ = load_surface_checkpoint(tmp_path / "old.pt")
+    assert model_old.occupancy is None
+    torch.testing.assert_close(model_old.sdf(torch.zeros(1, 3)), model.sdf(torch.zeros(1, 3)))
 
 
 def test_turntable_frames(checkpoint):

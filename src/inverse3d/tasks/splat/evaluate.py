@@ -29,7 +29,7 @@ def evaluate_splat(source: str | Path, out_dir: str | Path, split: str = "test",
     from inverse3d.datasets.scenes import load_scene
     from inverse3d.datasets.scenes.scoring import check_n_views, score_views
     from inverse3d.io.outputs import atomic_write
-    from inverse3d.tasks.splat.render import depth_to_gray, frame_cameras, render_view
+    from inverse3d.tasks.splat.render import EPS2D, depth_to_gray, frame_cameras, render_view
     from inverse3d.tasks.splat.train import load_splat
 
     check_n_views(n_views)
@@ -47,11 +47,12 @@ def evaluate_splat(source: str | Path, out_dir: str | Path, split: str = "test",
     count = len(data) if n_views is None else min(n_views, len(data))
     viewmats, Ks, width, height = frame_cameras(data.frames[:count], device)
     bg = torch.full((3,), 0.0 if train_config.get("background", "white") == "black" else 1.0, device=device)
+    eps2d = float(train_config.get("eps2d", EPS2D))  # as trained (a PLY: 3DGS's)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     def render(i: int):
-        view = render_view(model, viewmats[i:i + 1], Ks[i:i + 1], width, height, None, bg)
+        view = render_view(model, viewmats[i:i + 1], Ks[i:i + 1], width, height, None, bg, eps2d=eps2d)
         gray = depth_to_gray(view["depth"][0], view["alpha"][0]) if save_images else None
         return view["rgb"][0], gray
 

@@ -18,6 +18,9 @@ __all__ = ["frame_cameras", "orbit_c2w", "viewmats_from_c2w", "intrinsics", "orb
            "render_turntable", "depth_to_gray", "scene_orbit", "gaussians_orbit", "tensors_of"]
 
 
+EPS2D = 0.3
+"""The low-pass term of 3DGS and gsplat (squared pixels): what a Gaussian PLY from elsewhere was trained with."""
+
 def frame_cameras(frames: Sequence[Any], device=None) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """``viewmats`` (C, 4, 4), ``Ks`` (C, 3, 3) float32 and the image's (width, height) of a scene's frames."""
     c2w = torch.from_numpy(np.stack([np.asarray(f.c2w_opencv, dtype=np.float64) for f in frames]))
@@ -116,7 +119,7 @@ def tensors_of(gaussians) -> dict[str, torch.Tensor]:
 
 def render_view(gaussians, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int,
                 sh_degree: int | None = None, background: torch.Tensor | Sequence[float] | None = None,
-                depth: bool = True) -> dict[str, torch.Tensor]:
+                depth: bool = True, eps2d: float = EPS2D) -> dict[str, torch.Tensor]:
     """Renders C cameras with ``inverse3d.renderer.splatting.rasterization``.
 
     Args:
@@ -125,6 +128,7 @@ def render_view(gaussians, viewmats: torch.Tensor, Ks: torch.Tensor, width: int,
         sh_degree: the SH degree evaluated (default: all of the Gaussians' coefficients).
         background: (3,) colour behind the Gaussians (default black).
         depth: also render the expected depth ("RGB+ED").
+        eps2d: the rasteriser's low-pass term (squared pixels added to the 2D covariances).
     Returns:
         {"rgb": (C, H, W, 3), "alpha": (C, H, W, 1), "depth": (C, H, W, 1) expected depth ``sum w z / alpha``
          (if ``depth``),
@@ -141,7 +145,7 @@ def render_view(gaussians, viewmats: torch.Tensor, Ks: torch.Tensor, width: int,
     if background is not None:
         bg = torch.as_tensor(background, dtype=colors.dtype, device=colors.device).reshape(1, 3).expand(C, 3)
     out, alpha, meta = rasterization(t["means"], t["quats"], t["scales"], t["opacities"], colors, viewmats, Ks,
-                                     width, height, sh_degree=degree, backgrounds=bg,
+                                     width, height, sh_degree=degree, backgrounds=bg, eps2d=eps2d,
                                      render_mode="RGB+ED" if depth else "RGB")
     result = {"rgb": out[..., :3], "alpha": alpha, "meta": meta}
     if depth:
@@ -169,7 +173,7 @@ def depth_to_gray(depth: torch.Tensor, alpha: torch.Tensor, near: float | None =
 @torch.no_grad()
 def render_turntable(gaussians, orbit: dict[str, Any], n_frames: int = 60, size: int | None = None,
                      background: Sequence[float] = (1.0, 1.0, 1.0), up: Sequence[float] = (0.0, 1.0, 0.0),
-                     sh_degree: int | None = None) -> Iterator[np.ndarray]:
+                     sh_degree: int | None = None, eps2d: float = EPS2D) -> Iterator[np.ndarray]:
     """Yields (H, 3 W, 3) float frames in [0, 1]: colour | depth | alpha around ``orbit`` (``scene_orbit`` or
     ``gaussians_orbit``: centre, radius, elevation, fov, width, height), ``size`` pixels wide (default the
     orbit's width). The depth's grey scale is fixed from the first frame."""
@@ -181,7 +185,8 @@ def render_turntable(gaussians, orbit: dict[str, Any], n_frames: int = 60, size:
                                  orbit["fov"], up, device)
     near = far = None
     for i in range(n_frames):
-        out = render_view(gaussians, viewmats[i:i + 1], Ks[i:i + 1], width, height, sh_degree, background)
+        out = render_view(gaussians, viewmats[i:i + 1], Ks[i:i + 1], width, height, sh_degree, background,
+                          eps2d=eps2d)
         if near is None:
             d = out["depth"][out["alpha"] > 0.5]
             if d.numel():

@@ -8,7 +8,8 @@
   resume); RGBA scenes are composited over ``--background`` (white, black, or a random colour per step);
 - loss ``(1 - ssim_weight) L1 + ssim_weight (1 - SSIM)`` (0.2, ``inverse3d.metrics.ssim``);
 - Adam per parameter (3DGS's learning rates: means ``1.6e-4 * extent`` decaying exponentially to ``lr_means_final``
-  of that at the last step, or by the end of the ``--max-minutes`` budget if that comes first, SH DC 2.5e-3 and the rest 20 times less, opacity 0.05, scales 5e-3, rotations 1e-3;
+  of that at the last step, or by the end of the ``--max-minutes`` budget if that comes first, SH DC 2.5e-3 and the
+  rest 20 times less, opacity 0.05, scales 5e-3, rotations 1e-3;
   ``extent`` = 1.1 times the largest distance of a training camera from their mean);
 - adaptive density control (``density``): statistics gathered by a gradient hook on the rasteriser's ``means2d``
   during each backward pass, clone / split / prune every ``densify_every`` steps and opacity resets, before the
@@ -72,6 +73,9 @@ class SplatTrainConfig(SceneTrainOptions):
     """Largest spherical-harmonic degree of the colours (0..3)."""
     sh_degree_every: int = 250
     """The SH degree used rises by one every this many steps."""
+    eps2d: float = 0.3
+    """The rasteriser's low-pass term, in squared pixels added to each Gaussian's 2D covariance (3DGS: 0.3, a blur
+    of standard deviation 0.55 px); stored with the checkpoint, whose renders use it."""
     background: str = "white"
     """RGBA scenes: composite the training images over "white", "black" or a "random" colour per step (tests use
     white, or black with --background black)."""
@@ -132,6 +136,7 @@ class SplatTrainConfig(SceneTrainOptions):
         for name in ("lr_means", "lr_sh", "lr_opacity", "lr_scales", "lr_quats"):
             check_float("--" + name.replace("_", "-"), getattr(self, name), positive=True)
         check_float("--lr-means-final", self.lr_means_final, positive=True)
+        check_float("--eps2d", self.eps2d)
         if self.lr_means_final > 1:
             raise ValueError(f"--lr-means-final {self.lr_means_final}: must be in (0, 1]")
         check_float("--ssim-weight", self.ssim_weight)
@@ -366,7 +371,7 @@ class SplatTask(Trainable):
         bg = self.background_at()
         degree = self.sh_degree_at(step)
         out = render_view(core, v["viewmats"][view:view + 1], v["Ks"][view:view + 1], v["width"], v["height"],
-                          degree, bg, depth=False)
+                          degree, bg, depth=False, eps2d=cfg.eps2d)
         pred = out["rgb"][0]
         target = composite(v, view, bg)
         if self.density.densify and step < self.density.stop:
@@ -418,7 +423,7 @@ class SplatTask(Trainable):
         v, i = self.test_views, self.config.progress_view
         bg = self.eval_background()
         out = render_view(core, v["viewmats"][i:i + 1], v["Ks"][i:i + 1], v["width"], v["height"],
-                          self.sh_degree_at(step), bg, depth=False)
+                          self.sh_degree_at(step), bg, depth=False, eps2d=self.config.eps2d)
         pred = out["rgb"][0].clamp(0, 1)
         target = composite(v, i, bg)
         self.log["test_psnr"] = [p for p in self.log["test_psnr"] if p[0] != step] + [

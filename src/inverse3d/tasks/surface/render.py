@@ -3,8 +3,10 @@
 ``SurfaceModel`` = an SDF network with features (``SDFMLP`` or ``HashGridSDF``) + an SDF-to-density transform
 (``LaplaceDensity`` for VolSDF, ``LogisticDensity`` for NeuS) + an ``AppearanceNetwork``. ``render_rays``:
 
-1. clips each ray to the scene box (``ray_box_range``, as the NeRF task) and places ``n_samples`` stratified samples
-   between its entry and exit;
+1. clips each ray to the scene box (``ray_box_range``, as the NeRF task) and, with an occupancy grid (``occupancy``,
+   updated during training by ``SurfaceModel.update_occupancy``), to its first and last occupied cell -- rays that
+   meet none are not sampled at all and show the background -- and places ``n_samples`` stratified samples between
+   the two ends;
 2. evaluates the SDF there without autograd and adds ``n_importance`` samples by inverse-transform sampling
    (``sample_pdf``) of the weights (VolSDF: its own density; NeuS: the opacity at a sharpness of at least
    ``UPSAMPLE_S``, as NeuS's up-sampling), so the samples gather at the surface;
@@ -13,8 +15,8 @@
    stratified samples whose first-pass weight is at least ``skip_weight``: the others -- empty space, or hidden
    behind the surface -- keep their first-pass SDF (no gradient) and colour 0, which changes a pixel by less than
    their summed weight (NeuS evaluates every sample: its first-pass weights use a different sharpness);
-4. composites: VolSDF in the density form (``density_weights``, the last interval ending where the ray leaves the
-   box), NeuS with its discrete opacities between consecutive samples and front-to-back alpha compositing
+4. composites: VolSDF in the density form (``density_weights``, the last interval ending at the range's end),
+   NeuS with its discrete opacities between consecutive samples and front-to-back alpha compositing
    (``EmissionAbsorptionRaymarcher``), over the background.
 """
 
@@ -35,6 +37,13 @@ METHODS = ("volsdf", "neus")
 SDF_TYPES = ("mlp", "hashgrid")
 UPSAMPLE_S = 64.0
 """NeuS's up-sampling sharpness (its first round): the importance weights use max(s, UPSAMPLE_S)."""
+OCCUPANCY_EVERY = 32
+"""Training steps between occupancy-grid updates."""
+OCCUPANCY_WARMUP = 256
+"""Steps during which an occupancy update visits every cell."""
+OCCUPANCY_WIDTHS = 8.0
+"""Density widths (beta or 1/s) beyond a cell's half-diagonal within which a cell counts as occupied: the Laplace
+density there is below exp(-8) / (2 beta), an opacity under 1e-3 per cell."""
 
 
 @dataclass
@@ -83,6 +92,12 @@ class SurfaceOptions:
     """VolSDF: stratified samples whose weight in the no-graph first pass is below this are not evaluated again with
     gradients (their SDF from the first pass is composited, their colour taken as 0): typically two thirds of the
     samples, in empty space or hidden behind the surface. 0 evaluates every sample."""
+    occupancy: bool = True
+    """Sample only where the surface can be: an occupancy grid marks the cells whose centre's |SDF| is within the
+    cell's half-diagonal plus 8 density widths (VolSDF's beta, NeuS's 1/s) of zero; each ray's samples are placed
+    between its first and last occupied cell, and rays that meet none are skipped (they show the background)."""
+    occupancy_resolution: int = 64
+    """Cells per axis of that grid."""
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -109,6 +124,8 @@ class SurfaceOptions:
             raise ValueError(f"--skip-weight must be in [0, 1); got {self.skip_weight}")
         if self.radius is not None and not (math.isfinite(self.radius) and self.radius > 0):
             raise ValueError(f"--radius must be positive; got {self.radius}")
+        if not 2 <= self.occupancy_resolution <= 512:
+            raise ValueError(f"--occupancy-resolution must be in 2..512; got {self.occupancy_resolution}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,6 +193,35 @@ class SurfaceModel(nn.Module):
             self.density = LogisticDensity(options.init_s)
         self.appearance = AppearanceNetwork(options.feature_dim, options.appearance_width, options.appearance_layers,
                                             view_harmonics=4 if options.view_dependence else None)
+        self.occupancy = None
+        if options.occupancy:
+            from inverse3d.models.fields import OccupancyGrid
+
+            self.occupancy = OccupancyGrid((lo, hi), options.occupancy_resolution)
+
+    def density_width(self) -> float:
+        """How far from the surface the density matters, in world units: VolSDF's beta, NeuS's 1/s."""
+        if self.options.method == "volsdf":
+            return float(self.density.beta.detach())
+        return 1.0 / float(self.density.s.detach())
+
+    @torch.no_grad()
+    def update_occupancy(self, step: int, update_every: int = OCCUPANCY_EVERY, chunk: int = 65536) -> bool:
+        """Refreshes the occupancy grid every ``update_every`` steps (a no-op without one): a cell is occupied when
+        the |SDF| at its centre is at most its half-diagonal plus ``OCCUPANCY_WIDTHS`` density widths, so that (for
+        an SDF that is a distance, which the eikonal term keeps it) no surface the density can see lies in an empty
+        cell. All cells are visited for the first ``OCCUPANCY_WARMUP`` steps, then half of them (a quarter at
+        random, a quarter among the occupied), as ``OccupancyGrid.update``. Returns whether it updated."""
+        occ = self.occupancy
+        if occ is None:
+            return False
+        margin = 0.5 * float(occ.cell_size.norm()) + OCCUPANCY_WIDTHS * self.density_width()
+
+        def near_surface(points: torch.Tensor) -> torch.Tensor:
+            return (self.sdf(points)[..., 0].abs() <= margin).float()
+
+        return occ.update(near_surface, step, decay=0.0, threshold=0.5, warmup_steps=OCCUPANCY_WARMUP,
+                          update_every=update_every, jitter=False, chunk_size=chunk)
 
     @property
     def bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,11 +303,63 @@ def render_rays(model: SurfaceModel, origins: torch.Tensor, directions: torch.Te
     if origins.shape != directions.shape or origins.dim() != 2 or origins.shape[1] != 3:
         raise ValueError(f"origins and directions must be (R, 3); got {tuple(origins.shape)}, "
                          f"{tuple(directions.shape)}")
+    t_near, far_t = ray_box_range(origins, directions, model.bounds_lo, model.bounds_hi, model.near, model.far)
+    live = None
+    if model.occupancy is not None:
+        t_near, far_t, live = _occupied_range(model.occupancy, origins, directions, t_near, far_t)
+    if live is None:
+        return _render_range(model, origins, directions, t_near, far_t, stratified, background, with_gradients)
+    index = live.nonzero().squeeze(1)  # rays that meet an occupied cell; the others show the background
+    R = origins.shape[0]
+    if index.numel() == 0:
+        N = model.options.n_samples + model.options.n_importance
+        sub = {"rgb": origins.new_zeros(0, 3), "depth": origins.new_zeros(0), "opacity": origins.new_zeros(0),
+               "normal": origins.new_zeros(0, 3), "sdf": origins.new_zeros(0, N), "gradients": origins.new_zeros(0, 3)}
+    else:
+        bg_rows = background if background is None or background.dim() == 1 else background.index_select(0, index)
+        sub = _render_range(model, origins.index_select(0, index), directions.index_select(0, index),
+                            t_near.index_select(0, index), far_t.index_select(0, index), stratified, bg_rows,
+                            with_gradients)
+    rgb = origins.new_zeros(R, 3) if background is None else background.to(origins).expand(R, 3).clone()
+    diag = float((model.bounds_hi - model.bounds_lo).norm())
+    return {"rgb": rgb.index_put((index,), sub["rgb"]),
+            "depth": origins.new_zeros(R).index_put((index,), sub["depth"]),
+            "opacity": origins.new_zeros(R).index_put((index,), sub["opacity"]),
+            "normal": origins.new_zeros(R, 3).index_put((index,), sub["normal"]),
+            "sdf": origins.new_full((R, sub["sdf"].shape[1]), diag).index_put((index,), sub["sdf"]),
+            "gradients": sub["gradients"]}
+
+
+def _occupied_range(occupancy, origins: torch.Tensor, directions: torch.Tensor, t_near: torch.Tensor,
+                    far_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Each ray's range (R, 1), (R, 1) shrunk to its first and last occupied cell of ``occupancy`` (found at
+    2 x resolution points along the box range, the range padded by one of their spacings), and which rays meet an
+    occupied cell (R,) bool; None instead when all do (or when no cell is occupied: nothing is skipped then)."""
+    fraction = float(occupancy.binary.float().mean())
+    if fraction == 1.0 or fraction == 0.0:
+        return t_near, far_t, None
+    M = 2 * max(occupancy.resolution)
+    step = (far_t - t_near) / M  # (R, 1)
+    mids = t_near + step * (torch.arange(M, device=origins.device, dtype=origins.dtype) + 0.5)  # (R, M)
+    hit = occupancy.occupied(origins[:, None] + mids[..., None] * directions[:, None])  # (R, M)
+    live = hit.any(1)
+    position = torch.arange(M, device=origins.device)
+    first = torch.where(hit, position, M).amin(1, keepdim=True)
+    last = torch.where(hit, position, -1).amax(1, keepdim=True)
+    lo = torch.maximum(t_near + step * (first - 1).to(step.dtype), t_near)
+    hi = torch.minimum(t_near + step * (last + 2).to(step.dtype), far_t)
+    lo, hi = torch.where(live[:, None], lo, t_near), torch.where(live[:, None], hi, far_t)
+    return lo, hi, (None if bool(live.all()) else live)
+
+
+def _render_range(model: SurfaceModel, origins: torch.Tensor, directions: torch.Tensor, t_near: torch.Tensor,
+                  far_t: torch.Tensor, stratified: bool, background: torch.Tensor | None, with_gradients: bool
+                  ) -> dict[str, torch.Tensor]:
+    """``render_rays`` for rays (R, 3) sampled between ``t_near`` and ``far_t`` (R, 1)."""
     opts = model.options
     R, S = origins.shape[0], opts.n_samples
     norms = directions.norm(dim=-1, keepdim=True)  # (R, 1)
     unit = directions / norms.clamp(min=1e-12)
-    t_near, far_t = ray_box_range(origins, directions, model.bounds_lo, model.bounds_hi, model.near, model.far)
     frac = torch.linspace(0.0, 1.0, S + 1, device=origins.device, dtype=origins.dtype)
     edges = t_near + (far_t - t_near) * frac  # (R, S + 1)
     u = torch.rand(R, S, device=origins.device, dtype=origins.dtype) if stratified else 0.5

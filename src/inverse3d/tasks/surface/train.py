@@ -6,7 +6,8 @@ RNG, so a resumed run draws the same rays), renders them (``render.render_rays``
     L = |rgb - target|_1 + eikonal_weight * mean((|grad f| - 1)^2) + mask_weight * BCE(opacity, alpha)
 
 (the L1 colour loss of VolSDF/NeuS, IGR's eikonal term on the SDF gradients of the ray samples evaluated with
-gradients and of ``eikonal_points`` uniform points in the scene box, and for scenes with alpha NeuS's mask loss). RGBA scenes are composited over white (``--background white``, the default: the evaluation's
+gradients and of ``eikonal_points`` uniform points in the scene box, and for scenes with alpha NeuS's mask loss). RGBA
+scenes are composited over white (``--background white``, the default: the evaluation's
 background too), black or a random colour per ray. The learning rate warms up linearly over ``warmup`` steps and
 then decays with a cosine to ``lr * lr_final`` over the steps, or with ``--max-minutes`` over whichever of the steps
 and the time budget ends first (``RunClock``: training seconds kept across resumes; without a time budget the schedule
@@ -200,6 +201,7 @@ class SurfaceTask(Trainable):
             elif cfg.background == "white":
                 bg = torch.ones(3, device=batch.rgb.device)
         target = batch.target(bg)
+        core.update_occupancy(step)
         out = model(batch.origins, batch.directions, stratified=True, background=bg, with_gradients=True)
         from inverse3d.tasks.surface.losses import eikonal_loss, random_points_in_box
 
@@ -272,7 +274,8 @@ def load_surface_checkpoint(path: str | Path, device: str | torch.device = "cpu"
         raise CheckpointError(path, "is not a surface checkpoint (no surface_config): train one with "
                                     "inverse3d surface train")
     try:
-        options = SurfaceOptions(**ckpt["surface_config"])
+        # checkpoints from before the occupancy grid hold no grid: their model renders without one
+        options = SurfaceOptions(**{"occupancy": False, **ckpt["surface_config"]})
         options.check()
     except (TypeError, ValueError) as err:
         raise CheckpointError(path, f"invalid surface_config: {err}") from err

@@ -47,12 +47,14 @@ def _nerf_frames(model, c2w: np.ndarray, width: int, fov_x: float) -> np.ndarray
 
 
 @torch.no_grad()
-def _splat_frames(model, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int) -> np.ndarray:
+def _splat_frames(model, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int, eps2d: float
+                  ) -> np.ndarray:
     """(C, H, W, 3) float renders of Gaussians over white from C gsplat cameras."""
     from inverse3d.tasks.splat.render import render_view
 
     return np.stack([render_view(model, viewmats[i:i + 1], Ks[i:i + 1], width, height, None, (1.0, 1.0, 1.0),
-                                 depth=False)["rgb"][0].clamp(0, 1).cpu().numpy() for i in range(len(viewmats))])
+                                 depth=False, eps2d=eps2d)["rgb"][0].clamp(0, 1).cpu().numpy()
+                     for i in range(len(viewmats))])
 
 
 def build(ctx: TourContext) -> Section:
@@ -112,11 +114,11 @@ def build(ctx: TourContext) -> Section:
     test = load_scene(folder, "test", white_background=True)
     viewmats, Ks, width, height = frame_cameras(test.frames, ctx.device)
     truth = test[0]["image"].to(ctx.device)
-    splat_psnr = float(psnr(torch.from_numpy(_splat_frames(model, viewmats[:1], Ks[:1], width, height)[0]).to(truth),
-                            truth))
+    first = _splat_frames(model, viewmats[:1], Ks[:1], width, height, cfg.eps2d)[0]
+    splat_psnr = float(psnr(torch.from_numpy(first).to(truth), truth))
     ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     orbit = scene_orbit(ckpt["splat"])
-    turntable = np.stack(list(render_turntable(model, orbit, n_frames)))  # colour | depth | alpha
+    turntable = np.stack(list(render_turntable(model, orbit, n_frames, eps2d=cfg.eps2d)))  # colour | depth | alpha
     splat_frames = turntable[:, :, :width]  # the colour panel, for the comparison below (same orbit)
     turntable = turntable[:, :, : 2 * width]
     gif = save_frames(_uint8(turntable), ctx.path("splat_turntable.gif"), fps=ctx.fps)
