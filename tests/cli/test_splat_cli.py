@@ -50,7 +50,7 @@ def test_train_resume_render_eval(scene, tmp_path):
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert len(metrics["views"]) == 2 and (tmp_path / "ev" / "view_001.png").is_file()
     p = _cli(tmp_path, "eval", "-i", "run/gaussians.ply", "--scene", str(scene), "--out-dir", "ev2",
-             "--n-views", "1", "--no-images", "--device", "cpu")
+             "--n-views", "1", "--no-images", "--eps2d", "0.1", "--device", "cpu")
     assert p.returncode == 0, p.stderr
     p = _cli(tmp_path, "eval", "-i", "run/gaussians.ply", "--out-dir", "ev3", "--device", "cpu")
     assert p.returncode == 2 and "--scene" in p.stderr and len(p.stderr.strip().splitlines()) == 1

@@ -79,6 +79,8 @@ class Eval:
     """Read the images downscaled by 1, 2, 4 or 8 (default: as trained)."""
     images: bool = True
     """Write the side-by-side PNGs."""
+    eps2d: Optional[float] = None
+    """The rasteriser's low-pass term in squared pixels (default: the checkpoint's --eps2d; for a PLY 0.3)."""
     device: str = "auto"
     """Torch device."""
 
@@ -159,8 +161,10 @@ def run_eval(args: Eval) -> int:
     source = _source(args.source)
     if args.scene is not None and not Path(args.scene).exists():
         raise ValueError(f"--scene {args.scene}: no such folder")
+    if args.eps2d is not None and not (math.isfinite(args.eps2d) and args.eps2d >= 0):
+        raise ValueError(f"--eps2d must be a finite number >= 0; got {args.eps2d}")
     result = evaluate_splat(source, args.out_dir, args.split, args.scene, args.n_views,
-                            resolve_device(args.device), args.images, args.downscale)
+                            resolve_device(args.device), args.images, args.downscale, eps2d=args.eps2d)
     print(format_table(result))
     print(f"wrote {Path(args.out_dir) / 'metrics.json'}")
     return 0

@@ -14,13 +14,15 @@ __all__ = ["evaluate_splat", "format_table"]
 @torch.no_grad()
 def evaluate_splat(source: str | Path, out_dir: str | Path, split: str = "test", scene: str | Path | None = None,
                    n_views: int | None = None, device: str | torch.device = "cpu", save_images: bool = True,
-                   downscale: int | None = None, progress: bool = False) -> dict[str, Any]:
+                   downscale: int | None = None, progress: bool = False, eps2d: float | None = None
+                   ) -> dict[str, Any]:
     """Renders the views of ``split`` and compares them with the images.
 
     Args:
         source: a ``splat train`` checkpoint, or a Gaussian PLY (then ``scene`` is needed).
         scene: the scene folder (default: the checkpoint's).
         downscale: read the images downscaled (default: as trained, else 1).
+        eps2d: the rasteriser's low-pass term (default: as trained; for a PLY 0.3, as 3DGS).
     Returns:
         {"views": [{"index", "psnr", "ssim"}...], "psnr": mean, "ssim": mean, "split", "source", "gaussians"};
         written to ``out_dir/metrics.json``, with ``out_dir/view_NNN.png`` (truth | render | depth) when
@@ -47,7 +49,8 @@ def evaluate_splat(source: str | Path, out_dir: str | Path, split: str = "test",
     count = len(data) if n_views is None else min(n_views, len(data))
     viewmats, Ks, width, height = frame_cameras(data.frames[:count], device)
     bg = torch.full((3,), 0.0 if train_config.get("background", "white") == "black" else 1.0, device=device)
-    eps2d = float(train_config.get("eps2d", EPS2D))  # as trained (a PLY: 3DGS's)
+    if eps2d is None:
+        eps2d = float(train_config.get("eps2d", EPS2D))  # as trained (a PLY: 3DGS's)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
