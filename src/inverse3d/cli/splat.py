@@ -3,7 +3,6 @@ or of any 3DGS PLY file) and ``eval`` (PSNR/SSIM on the test views)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional, Union
@@ -11,6 +10,7 @@ from typing import Annotated, Optional, Union
 import tyro
 
 from inverse3d.tasks.splat.train import SplatTrainConfig
+from inverse3d.training.options import check_float
 
 
 @dataclass
@@ -122,7 +122,7 @@ def run_train(args: Train) -> int:
 
 def run_render(args: Render) -> int:
     from inverse3d.cli.options import check_output_path, resolve_device
-    from inverse3d.tasks.splat.render import EPS2D, gaussians_orbit, render_turntable, scene_orbit
+    from inverse3d.tasks.splat.render import gaussians_orbit, render_turntable, scene_orbit, trained_eps2d
     from inverse3d.tasks.splat.train import load_splat
     from inverse3d.viz.images import save_frames
 
@@ -136,10 +136,10 @@ def run_render(args: Render) -> int:
         raise ValueError(f"--fov must be below 180 degrees; got {args.fov}")
     if not all(0 <= c <= 1 for c in args.background):
         raise ValueError(f"--background must be RGB in [0, 1]; got {list(args.background)}")
-    if args.eps2d is not None and not (math.isfinite(args.eps2d) and args.eps2d >= 0):
-        raise ValueError(f"--eps2d must be a finite number >= 0; got {args.eps2d}")
+    if args.eps2d is not None:
+        check_float("--eps2d", args.eps2d)
     model, ckpt = load_splat(_source(args.source), resolve_device(args.device))
-    eps2d = args.eps2d if args.eps2d is not None else float(ckpt.get("train_config", {}).get("eps2d", EPS2D))
+    eps2d = trained_eps2d(ckpt) if args.eps2d is None else args.eps2d
     orbit = scene_orbit(ckpt["splat"]) if "splat" in ckpt else gaussians_orbit(model.means, model.opacities)
     for key, value in (("radius", args.radius), ("elevation", args.elevation), ("fov", args.fov)):
         if value is not None:
@@ -161,8 +161,8 @@ def run_eval(args: Eval) -> int:
     source = _source(args.source)
     if args.scene is not None and not Path(args.scene).exists():
         raise ValueError(f"--scene {args.scene}: no such folder")
-    if args.eps2d is not None and not (math.isfinite(args.eps2d) and args.eps2d >= 0):
-        raise ValueError(f"--eps2d must be a finite number >= 0; got {args.eps2d}")
+    if args.eps2d is not None:
+        check_float("--eps2d", args.eps2d)
     result = evaluate_splat(source, args.out_dir, args.split, args.scene, args.n_views,
                             resolve_device(args.device), args.images, args.downscale, eps2d=args.eps2d)
     print(format_table(result))

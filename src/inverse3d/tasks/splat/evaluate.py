@@ -31,7 +31,7 @@ def evaluate_splat(source: str | Path, out_dir: str | Path, split: str = "test",
     from inverse3d.datasets.scenes import load_scene
     from inverse3d.datasets.scenes.scoring import check_n_views, score_views
     from inverse3d.io.outputs import atomic_write
-    from inverse3d.tasks.splat.render import EPS2D, depth_to_gray, frame_cameras, render_view
+    from inverse3d.tasks.splat.render import depth_to_gray, frame_cameras, render_view, trained_eps2d
     from inverse3d.tasks.splat.train import load_splat
 
     check_n_views(n_views)
@@ -50,7 +50,7 @@ def evaluate_splat(source: str | Path, out_dir: str | Path, split: str = "test",
     viewmats, Ks, width, height = frame_cameras(data.frames[:count], device)
     bg = torch.full((3,), 0.0 if train_config.get("background", "white") == "black" else 1.0, device=device)
     if eps2d is None:
-        eps2d = float(train_config.get("eps2d", EPS2D))  # as trained (a PLY: 3DGS's)
+        eps2d = trained_eps2d(ckpt)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -15,11 +15,17 @@ import numpy as np
 import torch
 
 __all__ = ["frame_cameras", "orbit_c2w", "viewmats_from_c2w", "intrinsics", "orbit_cameras", "render_view",
-           "render_turntable", "depth_to_gray", "scene_orbit", "gaussians_orbit", "tensors_of"]
+           "render_turntable", "depth_to_gray", "scene_orbit", "gaussians_orbit", "tensors_of",
+           "EPS2D", "trained_eps2d"]
 
 
 EPS2D = 0.3
 """The low-pass term of 3DGS and gsplat (squared pixels): what a Gaussian PLY from elsewhere was trained with."""
+
+
+def trained_eps2d(checkpoint: dict[str, Any]) -> float:
+    """The low-pass term a ``load_splat`` result was trained with: its ``--eps2d``, or ``EPS2D`` for a PLY."""
+    return float(checkpoint.get("train_config", {}).get("eps2d", EPS2D))
 
 def frame_cameras(frames: Sequence[Any], device=None) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     """``viewmats`` (C, 4, 4), ``Ks`` (C, 3, 3) float32 and the image's (width, height) of a scene's frames."""

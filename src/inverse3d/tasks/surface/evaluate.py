@@ -44,16 +44,19 @@ def extract_surface_mesh(model, path: str | Path | None = None, resolution: int 
     return verts, faces
 
 
-def _surface_points(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+def _surface_points(verts: torch.Tensor, faces: torch.Tensor, n: int, seed: int, normals: bool = False):
+    """``n`` points (n, 3) uniform by area on the mesh, from ``seed`` (the global RNG is left as it was); with
+    ``normals`` also their faces' unit normals (n, 3)."""
     from inverse3d.ops import sample_points_from_meshes
     from inverse3d.structures import Meshes
 
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        return sample_points_from_meshes(Meshes([verts.float()], [faces]), n)[0]  # (n, 3)
+        out = sample_points_from_meshes(Meshes([verts.float()], [faces]), n, return_normals=normals)
     finally:
         torch.random.set_rng_state(state)
+    return (out[0][0], out[1][0]) if normals else out[0]
 
 
 def is_closed(verts: torch.Tensor, faces: torch.Tensor) -> bool:
@@ -73,18 +76,9 @@ def outer_surface_points(verts: torch.Tensor, faces: torch.Tensor, n: int, seed:
     and the fraction of the mesh's area inside it (buried faces). Draws ``oversample * n`` points on every face and
     keeps the first ``n`` whose point just off the face (1e-4 of the diagonal along the face's outward normal) has
     a winding number below 1/2."""
-    from inverse3d.ops import sample_points_from_meshes
     from inverse3d.renderer.sdf.mesh_sdf import winding_number
-    from inverse3d.structures import Meshes
 
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        points, normals = sample_points_from_meshes(Meshes([verts.float()], [faces]), int(n * oversample),
-                                                    return_normals=True)
-    finally:
-        torch.random.set_rng_state(state)
-    points, normals = points[0], normals[0]
+    points, normals = _surface_points(verts, faces, int(n * oversample), seed, normals=True)
     tris = verts.double()[faces]
     if float(torch.linalg.det(tris).sum()) < 0:  # faces wound inwards (negative volume): normals point inside
         normals = -normals
